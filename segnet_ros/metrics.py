@@ -1,0 +1,175 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Segmentation metrics as in the SegNet paper, shared by training and evaluation.
+
+G (global accuracy), C (class-average accuracy), mIoU from a confusion matrix, and the
+boundary F1 score (BF) per image and class with a tolerance of 0.75% of the image diagonal.
+Everything runs on torch tensors, on whichever device they live.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+class ConfusionMatrix:
+    """Accumulates a K x K confusion matrix (rows: ground truth, columns: prediction)."""
+
+    def __init__(self, num_classes, ignore_index=255, device='cpu'):
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.mat = torch.zeros((num_classes, num_classes), dtype=torch.int64, device=device)
+
+    def update(self, target, pred):
+        """Add a batch: integer tensors of the same shape; ignored/out-of-range labels skipped."""
+        if target.shape != pred.shape:
+            raise ValueError(f'target {tuple(target.shape)} and prediction '
+                             f'{tuple(pred.shape)} differ in shape')
+        k = self.num_classes
+        target = target.reshape(-1).to(self.mat.device, torch.int64)
+        pred = pred.reshape(-1).to(self.mat.device, torch.int64)
+        keep = (target >= 0) & (target < k) & (target != self.ignore_index)
+        idx = target[keep] * k + pred[keep].clamp(0, k - 1)
+        self.mat += torch.bincount(idx, minlength=k * k).view(k, k)
+
+    def reduce_from_all_processes(self):
+        """Sum the matrix over torch.distributed processes (no-op when not distributed)."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(self.mat)
+
+    def compute(self):
+        """Return a dict: global_acc, class_acc, miou, per-class acc and iou (NaN if absent)."""
+        m = self.mat.double()
+        tp = m.diag()
+        gt = m.sum(1)
+        pr = m.sum(0)
+        with torch.no_grad():
+            acc = tp / gt
+            iou = tp / (gt + pr - tp)
+        present = gt > 0
+        total = gt.sum()
+        return {
+            'global_acc': float(tp.sum() / total) if total > 0 else math.nan,
+            'class_acc': _nanmean(acc[present]),
+            'miou': _nanmean(iou[present]),
+            'class_accs': [float(v) for v in acc],
+            'ious': [float(v) for v in iou],
+            'pixels': int(total),
+        }
+
+
+def _nanmean(t):
+    return float(t.mean()) if t.numel() else math.nan
+
+
+def _boundary(mask):
+    """Inner boundary of a boolean (N, H, W) mask: pixels with a 4-neighbour outside it."""
+    m = mask.float().unsqueeze(1)
+    # Erosion by a cross; the border is padded with 1 so the image edge is not a boundary.
+    eroded = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=1.0), 3, 1)
+    cross = torch.minimum(eroded, m)
+    return (m - cross).squeeze(1) > 0
+
+
+def _disk(radius, device):
+    r = int(math.floor(radius))
+    ys, xs = torch.meshgrid(torch.arange(-r, r + 1, device=device),
+                            torch.arange(-r, r + 1, device=device), indexing='ij')
+    return ((ys * ys + xs * xs) <= radius * radius).float()[None, None]
+
+
+def _dilate(mask, kernel):
+    r = kernel.shape[-1] // 2
+    return F.conv2d(mask.float().unsqueeze(1), kernel, padding=r).squeeze(1) > 0
+
+
+def boundary_f1(target, pred, num_classes, ignore_index=255, tolerance=0.0075):
+    """Mean boundary F1 per image, averaged over the classes present in its ground truth.
+
+    ``target`` and ``pred`` are (N, H, W) or (H, W) integer tensors. A boundary pixel
+    matches when the other boundary lies within ``tolerance`` x the image diagonal
+    (Euclidean). Ignored pixels count for neither side. Returns a list of N floats
+    (NaN for an image with no valid class).
+    """
+    if target.dim() == 2:
+        target, pred = target[None], pred[None]
+    if target.shape != pred.shape:
+        raise ValueError(f'target {tuple(target.shape)} and prediction '
+                         f'{tuple(pred.shape)} differ in shape')
+    h, w = target.shape[-2:]
+    kernel = _disk(tolerance * math.hypot(h, w), target.device)
+    valid = (target != ignore_index) & (target >= 0) & (target < num_classes)
+    scores = []
+    for t, p, v in zip(target, pred, valid):
+        f1s = []
+        for c in torch.unique(t[v]).tolist():
+            gt_b = _boundary(((t == c) & v)[None])
+            pr_b = _boundary(((p == c) & v)[None])
+            n_gt, n_pr = int(gt_b.sum()), int(pr_b.sum())
+            if n_gt == 0 and n_pr == 0:
+                f1s.append(1.0)
+                continue
+            if n_gt == 0 or n_pr == 0:
+                f1s.append(0.0)
+                continue
+            precision = float((pr_b & _dilate(gt_b, kernel)).sum()) / n_pr
+            recall = float((gt_b & _dilate(pr_b, kernel)).sum()) / n_gt
+            s = precision + recall
+            f1s.append(2 * precision * recall / s if s > 0 else 0.0)
+        scores.append(sum(f1s) / len(f1s) if f1s else math.nan)
+    return scores
+
+
+class SegmentationMetrics:
+    """Confusion matrix plus running mean BF: everything the paper reports."""
+
+    def __init__(self, num_classes, ignore_index=255, device='cpu', boundary=True):
+        self.cm = ConfusionMatrix(num_classes, ignore_index, device)
+        self.boundary = boundary
+        self.bf_sum = torch.zeros(2, dtype=torch.float64, device=device)
+
+    def update(self, target, pred):
+        """Add a batch of (N, H, W) labels and predictions."""
+        self.cm.update(target, pred)
+        if self.boundary:
+            for s in boundary_f1(target, pred, self.cm.num_classes, self.cm.ignore_index):
+                if not math.isnan(s):
+                    self.bf_sum[0] += s
+                    self.bf_sum[1] += 1
+
+    def reduce_from_all_processes(self):
+        """Sum over distributed processes."""
+        self.cm.reduce_from_all_processes()
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(self.bf_sum)
+
+    def compute(self):
+        """Return the confusion-matrix metrics plus ``bf`` (NaN when not computed)."""
+        out = self.cm.compute()
+        n = float(self.bf_sum[1])
+        out['bf'] = float(self.bf_sum[0]) / n if n else math.nan
+        out['images'] = int(n)
+        return out
+
+
+def format_table(results, class_names):
+    """Render metrics as a fixed-width text table (percentages), one row per class."""
+    lines = [f"G {100 * results['global_acc']:.1f}  C {100 * results['class_acc']:.1f}  "
+             f"mIoU {100 * results['miou']:.1f}  BF {100 * results.get('bf', math.nan):.1f}",
+             f"{'class':<14}{'acc %':>8}{'IoU %':>8}"]
+    for name, a, i in zip(class_names, results['class_accs'], results['ious']):
+        lines.append(f'{name:<14}{100 * a:>8.1f}{100 * i:>8.1f}')
+    return '\n'.join(lines)

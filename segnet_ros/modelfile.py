@@ -1,0 +1,219 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The one on-disk model format: safetensors weights with self-describing metadata.
+
+A model file holds tensors and a JSON-valued header, nothing executable: loading never
+unpickles. ``load_model_file`` checks the header against the tensors and fails with one
+``ModelFileError`` naming the file and the problem.
+"""
+
+import json
+import os
+
+from safetensors import safe_open
+from safetensors.torch import save_file
+import torch
+
+from .nets import ARCHITECTURES
+from .nets import build_model
+
+FORMAT = 'segnet_ros.model'
+FORMAT_VERSION = '1'
+# Keys every model file carries; values are JSON in the safetensors string header.
+REQUIRED = ('architecture', 'width', 'num_classes', 'class_names', 'class_colors',
+            'ignore_index', 'input_size', 'mean', 'std')
+_PICKLE_MAGIC = (b'\x80', b'PK\x03\x04')  # pickle protocol 2+ and torch's zip checkpoints
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used: unreadable, not safetensors, or inconsistent."""
+
+
+class ModelInfo(dict):
+    """Model metadata (a dict) with attribute access for the common fields."""
+
+    __getattr__ = dict.get
+
+
+def default_info(architecture, num_classes, **kw):
+    """Return metadata with sensible defaults for the fields not given."""
+    info = ModelInfo(
+        architecture=architecture, width=1.0, num_classes=num_classes,
+        class_names=[f'class_{i}' for i in range(num_classes)],
+        class_colors=[[(37 * i) % 256, (91 * i) % 256, (157 * i) % 256]
+                      for i in range(num_classes)],
+        ignore_index=255, input_size=[360, 480],
+        mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], metrics={})
+    info.update(kw)
+    return info
+
+
+def save_model_file(path, model, info):
+    """Write ``model``'s weights and ``info`` to ``path`` atomically (write, then rename)."""
+    info = ModelInfo(info)
+    _check_info(info, path)
+    header = {k: json.dumps(v) for k, v in info.items()}
+    header['format'] = FORMAT
+    header['format_version'] = FORMAT_VERSION
+    tensors = {k: v.detach().to('cpu').contiguous() for k, v in model.state_dict().items()}
+    tmp = f'{path}.tmp{os.getpid()}'
+    save_file(tensors, tmp, metadata=header)
+    os.replace(tmp, path)
+
+
+def read_model_info(path):
+    """Return the metadata of a model file without building the model."""
+    return _open(path)[0]
+
+
+def load_model_file(path, device='cpu'):
+    """Return ``(model, info)``: the model in eval mode on ``device`` and its metadata."""
+    info, tensors = _open(path, with_tensors=True)
+    try:
+        model = build_model(info.architecture, int(info.num_classes), float(info.width))
+    except ValueError as e:
+        raise ModelFileError(f'{path}: {e}') from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise ModelFileError(
+            f'{path}: tensors do not match a {info.architecture} (width {info.width}, '
+            f'{info.num_classes} classes): missing {_few(missing)}, unexpected {_few(extra)}')
+    for k, v in expected.items():
+        if tuple(tensors[k].shape) != tuple(v.shape):
+            raise ModelFileError(
+                f'{path}: tensor {k} has shape {tuple(tensors[k].shape)} but a '
+                f'{info.architecture} with {info.num_classes} classes and width {info.width} '
+                f'needs {tuple(v.shape)}')
+    model.load_state_dict(tensors)
+    return model.to(device).eval(), info
+
+
+def _few(names, n=3):
+    if not names:
+        return 'none'
+    more = f' and {len(names) - n} more' if len(names) > n else ''
+    return ', '.join(names[:n]) + more
+
+
+def _open(path, with_tensors=False):
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f'{path}: no such model file (or not a regular file)')
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(8)
+    except OSError as e:
+        raise ModelFileError(f'{path}: cannot read: {e.strerror}') from None
+    if head.startswith(_PICKLE_MAGIC):
+        raise ModelFileError(
+            f'{path}: looks like a pickle / torch.save checkpoint; refusing to unpickle it '
+            '(it could run code). Convert it to a .safetensors model file with segnet_export.')
+    try:
+        with safe_open(path, framework='pt') as f:
+            raw = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()} if with_tensors else None
+    except Exception as e:  # safetensors raises its own error types, and OSError
+        raise ModelFileError(f'{path}: not a valid safetensors file ({e})') from None
+    if raw.get('format') != FORMAT:
+        raise ModelFileError(f"{path}: safetensors file without segnet_ros metadata "
+                             f"(format is {raw.get('format')!r}, expected '{FORMAT}')")
+    try:
+        info = ModelInfo({k: json.loads(v) for k, v in raw.items()
+                          if k not in ('format', 'format_version')})
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f'{path}: metadata is not valid JSON ({e})') from None
+    _check_info(info, path)
+    return info, tensors
+
+
+def _check_info(info, path):
+    missing = [k for k in REQUIRED if k not in info]
+    if missing:
+        raise ModelFileError(f'{path}: metadata lacks {", ".join(missing)}')
+    if info['architecture'] not in ARCHITECTURES:
+        raise ModelFileError(f"{path}: unknown architecture {info['architecture']!r}; valid: "
+                             f"{', '.join(sorted(ARCHITECTURES))}")
+    k = info['num_classes']
+    if not isinstance(k, int) or not 1 <= k <= 255:
+        raise ModelFileError(f'{path}: num_classes must be an integer in 1..255, got {k!r}')
+    if len(info['class_names']) != k or len(info['class_colors']) != k:
+        raise ModelFileError(
+            f"{path}: num_classes is {k} but there are {len(info['class_names'])} class names "
+            f"and {len(info['class_colors'])} class colours")
+    if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in info['class_colors']):
+        raise ModelFileError(f'{path}: class colours must be [r, g, b] triples in 0..255')
+    size = info['input_size']
+    if len(size) != 2 or not all(isinstance(v, int) and 8 <= v <= 8192 for v in size):
+        raise ModelFileError(f'{path}: input_size must be [height, width] in 8..8192')
+    if len(info['mean']) != 3 or len(info['std']) != 3 or min(info['std']) <= 0:
+        raise ModelFileError(f'{path}: mean and std must be 3 numbers each, std > 0')
+
+
+def save_state(path, state):
+    """Save a nested dict of tensors, numbers, strings and lists as safetensors.
+
+    Used for training checkpoints (model, optimizer, scheduler, RNG, config) so that resuming
+    never unpickles. Tensors go to the tensor table under their path; the rest is JSON.
+    """
+    tensors = {}
+
+    def pack(obj, key):
+        if isinstance(obj, torch.Tensor):
+            tensors[key] = obj.detach().to('cpu').contiguous()
+            return {'__tensor__': key}
+        if isinstance(obj, dict):
+            return {'__dict__': [[pack(k, f'{key}.k{i}'), pack(v, f'{key}.{i}')]
+                                 for i, (k, v) in enumerate(obj.items())]}
+        if isinstance(obj, (list, tuple)):
+            return {'__list__': [pack(v, f'{key}.{i}') for i, v in enumerate(obj)],
+                    'tuple': isinstance(obj, tuple)}
+        if obj is None or isinstance(obj, (bool, int, float, str)):
+            return obj
+        raise TypeError(f'cannot store {type(obj).__name__} at {key}')
+
+    skeleton = pack(state, 's')
+    tmp = f'{path}.tmp{os.getpid()}'
+    save_file(tensors, tmp, metadata={'format': 'segnet_ros.state', 'state': json.dumps(skeleton)})
+    os.replace(tmp, path)
+
+
+def load_state(path):
+    """Load what ``save_state`` wrote; raise ModelFileError on anything else."""
+    path = os.fspath(path)
+    try:
+        with safe_open(path, framework='pt') as f:
+            meta = f.metadata() or {}
+            if meta.get('format') != 'segnet_ros.state':
+                raise ModelFileError(f'{path}: not a segnet_ros checkpoint')
+            skeleton = json.loads(meta['state'])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except ModelFileError:
+        raise
+    except Exception as e:
+        raise ModelFileError(f'{path}: not a readable checkpoint ({e})') from None
+
+    def unpack(obj):
+        if isinstance(obj, dict):
+            if '__tensor__' in obj:
+                return tensors[obj['__tensor__']]
+            if '__dict__' in obj:
+                return {unpack(k): unpack(v) for k, v in obj['__dict__']}
+            items = [unpack(v) for v in obj['__list__']]
+            return tuple(items) if obj['tuple'] else items
+        return obj
+
+    return unpack(skeleton)

@@ -1,0 +1,205 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""SegNet encoder-decoders (Badrinarayanan et al., TPAMI 2017) in PyTorch.
+
+``SegNet`` is the paper's VGG16-BN encoder with a mirrored decoder that upsamples with the
+max-pooling indices; ``SegNetBasic`` is the paper's 4+4 layer 7x7 variant. Both accept any
+input size (odd sizes included, pools round up as Caffe does) and return logits at the input
+size. ``width`` scales every channel count for light models; ``bayesian`` adds the Monte
+Carlo dropout of Bayesian SegNet.
+"""
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+# VGG16 conv widths per encoder block; the decoder mirrors them.
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+
+
+def scaled(channels, width):
+    """Return a channel count scaled by ``width``, at least 8 and a multiple of 4."""
+    return max(8, int(round(channels * width / 4.0)) * 4)
+
+
+def conv_bn_relu(cin, cout, kernel=3, relu=True):
+    """Conv -> BatchNorm (-> ReLU), the unit of every SegNet layer."""
+    layers = [nn.Conv2d(cin, cout, kernel, padding=kernel // 2),
+              nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def max_pool(x):
+    """2x2/2 max-pool rounding up like Caffe; returns the pooled map and argmax indices."""
+    return F.max_pool2d(x, 2, 2, ceil_mode=True, return_indices=True)
+
+
+def max_unpool(x, indices, size):
+    """Place each value back where its pool found it, zeros elsewhere.
+
+    Written as a scatter rather than ``max_unpool2d`` so that it exports to ONNX
+    (ScatterElements) and traces under ``torch.compile`` without shape hints.
+    """
+    n, c = x.shape[:2]
+    out = x.new_zeros((n, c, size[0] * size[1]))
+    out.scatter_(2, indices.flatten(2), x.flatten(2))
+    return out.view(n, c, size[0], size[1])
+
+
+class MCDropout(nn.Dropout):
+    """Dropout that stays on while Monte Carlo sampling, even in eval mode."""
+
+    sampling = False
+
+    def forward(self, x):
+        """Drop when training or sampling."""
+        return F.dropout(x, self.p, self.training or self.sampling, self.inplace)
+
+
+class _EncoderDecoder(nn.Module):
+    """Shared forward: encode with index-keeping pools, decode with index unpooling."""
+
+    def forward(self, x):
+        """Return per-class logits (N, K, H, W) at the input size."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'{type(self).__name__} expects a (N, {self.in_channels}, H, W) tensor, '
+                f'got shape {tuple(x.shape)}')
+        x = self.stem(x)
+        pooled = []
+        for block, drop in zip(self.encoder, self.encoder_dropout):
+            x = block(x)
+            size = x.shape[-2:]
+            x, idx = max_pool(x)
+            pooled.append((idx, size))
+            x = drop(x)
+        for block, drop in zip(self.decoder, self.decoder_dropout):
+            idx, size = pooled.pop()
+            x = block(max_unpool(x, idx, size))
+            x = drop(x)
+        return self.classifier(x)
+
+    @torch.no_grad()
+    def mc_predict(self, x, samples=8):
+        """Monte Carlo dropout inference (Bayesian SegNet).
+
+        Runs ``samples`` stochastic passes with dropout on and returns ``(mean_prob,
+        uncertainty)``: the mean softmax (N, K, H, W), the prediction, and the per-pixel
+        variance of the softmax samples averaged over classes (N, H, W), the uncertainty.
+        """
+        drops = [m for m in self.modules() if isinstance(m, MCDropout)]
+        if not drops:
+            raise ValueError('mc_predict needs a Bayesian model (built with bayesian=True)')
+        if samples < 1:
+            raise ValueError(f'samples must be >= 1, got {samples}')
+        for m in drops:
+            m.sampling = True
+        try:
+            total = total_sq = None
+            for _ in range(samples):
+                p = torch.softmax(self(x).float(), dim=1)
+                total = p if total is None else total + p
+                total_sq = p * p if total_sq is None else total_sq + p * p
+        finally:
+            for m in drops:
+                m.sampling = False
+        mean = total / samples
+        var = (total_sq / samples - mean * mean).clamp_min_(0)
+        return mean, var.mean(dim=1)
+
+    @property
+    def bayesian(self):
+        """True when the model carries Monte Carlo dropout."""
+        return any(isinstance(m, MCDropout) for m in self.modules())
+
+
+def _dropouts(flags, p):
+    return nn.ModuleList(MCDropout(p) if f else nn.Identity() for f in flags)
+
+
+class SegNet(_EncoderDecoder):
+    """SegNet: VGG16-BN encoder, mirrored decoder, index unpooling, 3x3 classifier.
+
+    Args:
+        num_classes: output classes K.
+        width: channel multiplier (1.0 is the paper's model; 0.25 is a light CPU model).
+        bayesian: add dropout p=0.5 after pools 3-5 and at the end of decoder blocks 5-3,
+            as in Bayesian SegNet, for Monte Carlo sampling with ``mc_predict``.
+        in_channels: input channels.
+
+    Example:
+        >>> net = SegNet(11, width=0.25).eval()
+        >>> net(torch.zeros(1, 3, 45, 61)).shape
+        torch.Size([1, 11, 45, 61])
+
+    """
+
+    def __init__(self, num_classes, width=1.0, bayesian=False, in_channels=3, dropout=0.5):
+        super().__init__()
+        self.in_channels = in_channels
+        self.stem = nn.Identity()
+        blocks = [[scaled(c, width) for c in b] for b in VGG16_BLOCKS]
+        encoder, cin = [], in_channels
+        for b in blocks:
+            layers = []
+            for c in b:
+                layers.append(conv_bn_relu(cin, c))
+                cin = c
+            encoder.append(nn.Sequential(*layers))
+        self.encoder = nn.ModuleList(encoder)
+        # Decoder block i mirrors encoder block i: same widths reversed, ending on the
+        # width of the block below it so the next unpool receives matching channels.
+        decoder = []
+        for i in reversed(range(len(blocks))):
+            outs = list(reversed(blocks[i]))
+            outs = outs[1:] + [blocks[i - 1][-1] if i > 0 else blocks[0][0]]
+            if i == 0:
+                outs = outs[:-1]  # the last block's final conv is the classifier
+            layers = []
+            for c in outs:
+                layers.append(conv_bn_relu(cin, c))
+                cin = c
+            decoder.append(nn.Sequential(*layers))
+        self.decoder = nn.ModuleList(decoder)
+        self.classifier = nn.Conv2d(cin, num_classes, 3, padding=1)
+        self.encoder_dropout = _dropouts([False, False, bayesian, bayesian, bayesian], dropout)
+        self.decoder_dropout = _dropouts([bayesian, bayesian, bayesian, False, False], dropout)
+
+
+class SegNetBasic(_EncoderDecoder):
+    """SegNet-Basic: 4 encoders of 7x7 conv+BN+ReLU, 4 decoders of 7x7 conv+BN, 1x1 classifier.
+
+    The input passes through local response normalisation (size 5, alpha 1e-4, beta 0.75)
+    as in the paper's tutorial model. ``bayesian`` puts dropout after pools 3-4 and at the
+    end of decoder blocks 4-3.
+    """
+
+    def __init__(self, num_classes, width=1.0, bayesian=False, in_channels=3, dropout=0.5,
+                 depth=4):
+        super().__init__()
+        self.in_channels = in_channels
+        self.stem = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+        c = scaled(64, width)
+        self.encoder = nn.ModuleList(
+            conv_bn_relu(in_channels if i == 0 else c, c, 7) for i in range(depth))
+        self.decoder = nn.ModuleList(conv_bn_relu(c, c, 7, relu=False) for _ in range(depth))
+        self.classifier = nn.Conv2d(c, num_classes, 1)
+        half = depth // 2
+        self.encoder_dropout = _dropouts([bayesian and i >= half for i in range(depth)],
+                                         dropout)
+        self.decoder_dropout = _dropouts([bayesian and i < half for i in range(depth)],
+                                         dropout)

@@ -1,0 +1,178 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Labelled segmentation datasets in CamVid layout, and median frequency balancing."""
+
+import os
+
+import numpy as np
+from PIL import Image
+import torch
+import yaml
+
+IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.ppm')
+
+
+class DatasetError(ValueError):
+    """A dataset folder or class file that cannot be used."""
+
+
+def load_classes(path):
+    """Read a class YAML file: ``classes: [{name, color: [r, g, b]}]`` and ``ignore_index``."""
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise DatasetError(f'{path}: cannot read class file ({e})') from None
+    try:
+        classes = doc['classes']
+        names = [str(c['name']) for c in classes]
+        colors = [[int(v) for v in c['color']] for c in classes]
+        ignore = int(doc.get('ignore_index', 255))
+    except (KeyError, TypeError, ValueError) as e:
+        raise DatasetError(f'{path}: expected classes: [{{name, color: [r, g, b]}}], '
+                           f'ignore_index ({e!r})') from None
+    if not names or any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in colors):
+        raise DatasetError(f'{path}: need at least one class, colours as [r, g, b] in 0..255')
+    return {'class_names': names, 'class_colors': colors, 'ignore_index': ignore,
+            'num_classes': len(names)}
+
+
+def find_pairs(root, split):
+    """Return sorted (image, label) path pairs for ``split`` of a CamVid-layout folder.
+
+    Uses ``root/<split>.txt`` (lines ``image label``; absolute paths from another machine
+    are re-rooted on their last two components) when present, else pairs files of the same
+    stem in ``root/<split>/`` and ``root/<split>annot/``.
+    """
+    listing = os.path.join(root, f'{split}.txt')
+    pairs = []
+    if os.path.isfile(listing):
+        with open(listing) as f:
+            for n, line in enumerate(f, 1):
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) != 2:
+                    raise DatasetError(f'{listing}:{n}: expected "image label", got {line!r}')
+                pairs.append(tuple(_resolve(root, p) for p in parts))
+    else:
+        img_dir, lbl_dir = os.path.join(root, split), os.path.join(root, f'{split}annot')
+        if not os.path.isdir(img_dir) or not os.path.isdir(lbl_dir):
+            raise DatasetError(f'{root}: no {split}.txt and no {split}/ + {split}annot/ folders')
+        labels = {os.path.splitext(n)[0]: n for n in os.listdir(lbl_dir)}
+        for name in sorted(os.listdir(img_dir)):
+            stem, ext = os.path.splitext(name)
+            if ext.lower() in IMAGE_EXTS and stem in labels:
+                pairs.append((os.path.join(img_dir, name), os.path.join(lbl_dir, labels[stem])))
+    missing = [p for pair in pairs for p in pair if not os.path.isfile(p)]
+    if missing:
+        raise DatasetError(f'{root}: {len(missing)} listed files do not exist, e.g. {missing[0]}')
+    if not pairs:
+        raise DatasetError(f'{root}: split {split!r} has no image/label pairs')
+    return pairs
+
+
+def _resolve(root, p):
+    if os.path.isabs(p) and os.path.isfile(p):
+        return p
+    if not os.path.isabs(p) and os.path.isfile(os.path.join(root, p)):
+        return os.path.join(root, p)
+    parts = p.replace('\\', '/').rstrip('/').split('/')
+    return os.path.join(root, *parts[-2:])
+
+
+def read_image(path):
+    """Read an image file as HxWx3 uint8 RGB."""
+    with Image.open(path) as im:
+        return np.array(im.convert('RGB'))
+
+
+def read_label(path):
+    """Read a label PNG (one class index per pixel) as HxW uint8."""
+    with Image.open(path) as im:
+        if im.mode not in ('L', 'P', 'I', 'I;16'):
+            raise DatasetError(f'{path}: label must be a single-channel image, got {im.mode}')
+        return np.array(im, dtype=np.uint8)
+
+
+class SegmentationDataset(torch.utils.data.Dataset):
+    """Image/label pairs of a split, optionally cached in memory, with a paired transform.
+
+    Items are ``(image uint8 tensor 3xHxW, label int64 tensor HxW)`` after ``transform``.
+    """
+
+    def __init__(self, root, split, num_classes, ignore_index, transform=None, cache=True):
+        self.pairs = find_pairs(root, split)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.transform = transform
+        self._cache = {} if cache else None
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def load(self, i):
+        """Return the raw (image HxWx3, label HxW) uint8 arrays of item ``i``."""
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img_path, lbl_path = self.pairs[i]
+        img, lbl = read_image(img_path), read_label(lbl_path)
+        if img.shape[:2] != lbl.shape:
+            raise DatasetError(f'{img_path} is {img.shape[1]}x{img.shape[0]} but its label '
+                               f'{lbl_path} is {lbl.shape[1]}x{lbl.shape[0]}')
+        bad = (lbl >= self.num_classes) & (lbl != self.ignore_index)
+        if bad.any():
+            raise DatasetError(f'{lbl_path}: label values {sorted(set(lbl[bad].tolist()))[:5]} '
+                               f'are outside 0..{self.num_classes - 1} and not the ignore '
+                               f'index {self.ignore_index}')
+        if self._cache is not None:
+            self._cache[i] = (img, lbl)
+        return img, lbl
+
+    def __getitem__(self, i):
+        """Return the transformed pair."""
+        img, lbl = self.load(i)
+        img = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+        lbl = torch.from_numpy(lbl.astype(np.int64))
+        if self.transform is not None:
+            img, lbl = self.transform(img, lbl)
+        return img, lbl
+
+
+def label_histograms(labels, num_classes):
+    """Return per-class pixel counts and the pixels of the images each class appears in."""
+    counts = np.zeros(num_classes, np.int64)
+    present = np.zeros(num_classes, np.int64)
+    for lbl in labels:
+        h = np.bincount(lbl.ravel(), minlength=256)[:num_classes]
+        counts += h
+        present += (h > 0) * lbl.size
+    return counts, present
+
+
+def median_frequency_weights(labels, num_classes):
+    """Median frequency balancing (Eigen & Fergus; SegNet): median(freq) / freq_c.
+
+    freq_c = pixels of class c / total pixels of the images in which c appears. Labels at
+    or above ``num_classes`` (void) are ignored. A class that never appears gets weight 0.
+    """
+    counts, present = label_histograms(labels, num_classes)
+    seen = present > 0
+    freq = np.zeros(num_classes)
+    freq[seen] = counts[seen] / present[seen]
+    med = np.median(freq[seen]) if seen.any() else 0.0
+    weights = np.zeros(num_classes)
+    weights[seen] = med / freq[seen]
+    return weights

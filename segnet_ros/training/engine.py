@@ -1,0 +1,102 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Training and evaluation loops shared by the single-process and torchrun paths."""
+
+import math
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..metrics import SegmentationMetrics
+
+
+def is_main_process():
+    """True on rank 0 or when not distributed."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) \
+        or torch.distributed.get_rank() == 0
+
+
+def segmentation_loss(logits, target, weight, ignore_index, norm='valid_pixels'):
+    """Weighted cross-entropy.
+
+    ``norm='valid_pixels'`` divides by the count of non-ignored pixels, as Caffe's
+    SoftmaxWithLoss does in the paper; ``'weights'`` is PyTorch's weighted mean.
+    """
+    if norm == 'weights':
+        return F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index)
+    total = F.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index,
+                            reduction='sum')
+    return total / (target != ignore_index).sum().clamp_min(1)
+
+
+def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, cfg, weight):
+    """Run one epoch; return mean loss, images/s and the seconds spent waiting for data."""
+    model.train()
+    use_amp = scaler is not None and scaler.is_enabled()
+    total_loss, seen, data_wait = 0.0, 0, 0.0
+    start = last = time.perf_counter()
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit='batch',
+               disable=None if is_main_process() and cfg.get('progress', True) else True,
+               file=sys.stderr, dynamic_ncols=True, leave=False)
+    for img, lbl in bar:
+        data_wait += time.perf_counter() - last
+        img = img.to(device, non_blocking=True)
+        lbl = lbl.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            logits = model(img)
+        loss = segmentation_loss(logits.float(), lbl, weight, cfg['ignore_index'],
+                                 cfg['loss_norm'])
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f'loss became {loss.item()} at epoch {epoch + 1}; '
+                                     'lower the learning rate')
+        optimizer.zero_grad(set_to_none=True)
+        if use_amp:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * img.shape[0]
+        seen += img.shape[0]
+        rate = seen / (time.perf_counter() - start)
+        bar.set_postfix(loss=f'{loss.item():.4f}', img_s=f'{rate:.1f}',
+                        lr=f"{optimizer.param_groups[0]['lr']:.2e}")
+        last = time.perf_counter()
+    bar.close()
+    elapsed = time.perf_counter() - start
+    return {'loss': total_loss / max(seen, 1), 'images_per_s': seen / elapsed,
+            'data_wait_s': data_wait, 'epoch_s': elapsed}
+
+
+@torch.no_grad()
+def evaluate(model, loader, num_classes, ignore_index, device, amp=False, boundary=True):
+    """Score ``model`` on ``loader``; return (metrics dict, confusion matrix tensor)."""
+    model.eval()
+    metrics = SegmentationMetrics(num_classes, ignore_index, device, boundary=boundary)
+    for img, lbl in tqdm(loader, desc='validate', unit='batch', leave=False, file=sys.stderr,
+                         disable=None if is_main_process() else True):
+        img = img.to(device, non_blocking=True)
+        lbl = lbl.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.float16,
+                            enabled=amp and device.type == 'cuda'):
+            logits = model(img)
+        metrics.update(lbl, logits.argmax(1))
+    metrics.reduce_from_all_processes()
+    return metrics.compute(), metrics.cm.mat.cpu()

@@ -1,0 +1,308 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``segnet_train``: train SegNet on a CamVid-layout dataset.
+
+Single process: ``segnet_train --config config/train_light.yaml --data DIR --out RUN``.
+Several GPUs or nodes: the same command under ``torchrun --nproc_per_node N``.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import yaml
+
+from . import engine
+from . import plots
+from .datasets import DatasetError
+from .datasets import load_classes
+from .datasets import median_frequency_weights
+from .datasets import SegmentationDataset
+from .transforms import collate
+from .transforms import PairTransform
+from .. import modelfile
+from ..metrics import format_table
+from ..nets import build_model
+
+# Every key a config may set, with its default (the paper's SegNet recipe).
+DEFAULTS = {
+    'architecture': 'segnet', 'width': 1.0,
+    'classes': 'config/camvid.yaml', 'train_split': 'train', 'val_split': 'val',
+    'cache': True,
+    'input_size': [360, 480],
+    'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
+    'epochs': 100, 'batch_size': 4, 'workers': 2,
+    'optimizer': 'sgd', 'lr': 1e-3, 'momentum': 0.9, 'weight_decay': 5e-4,
+    'scheduler': 'constant', 'warmup_epochs': 0,
+    'class_weighting': 'median_frequency', 'loss_norm': 'valid_pixels',
+    'scale': [1.0, 1.0], 'crop': None, 'flip': False, 'jitter': 0.0,
+    'amp': True, 'seed': 0, 'val_every': 1, 'boundary_f1': True, 'progress': True,
+}
+CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
+           'class_weighting': ('median_frequency', 'none'),
+           'loss_norm': ('valid_pixels', 'weights')}
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used."""
+
+
+def load_config(path=None, overrides=()):
+    """Return DEFAULTS updated by the YAML file at ``path`` and ``key=value`` overrides."""
+    cfg = dict(DEFAULTS)
+    if path:
+        try:
+            with open(path) as f:
+                doc = yaml.safe_load(f) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f'{path}: cannot read config ({e})') from None
+        if not isinstance(doc, dict):
+            raise ConfigError(f'{path}: a config is a mapping of key: value')
+        cfg.update(doc)
+    for item in overrides:
+        key, sep, value = item.partition('=')
+        if not sep:
+            raise ConfigError(f'--set expects key=value, got {item!r}')
+        cfg[key] = yaml.safe_load(value)
+    unknown = sorted(set(cfg) - set(DEFAULTS) - {'data'})
+    if unknown:
+        raise ConfigError(f"unknown config keys {', '.join(unknown)}; valid: "
+                          f"{', '.join(sorted(DEFAULTS))}")
+    for key, valid in CHOICES.items():
+        if cfg[key] not in valid:
+            raise ConfigError(f"{key} must be one of {', '.join(valid)}, got {cfg[key]!r}")
+    for key in ('epochs', 'batch_size'):
+        if not isinstance(cfg[key], int) or cfg[key] < 1:
+            raise ConfigError(f'{key} must be a positive integer, got {cfg[key]!r}')
+    return cfg
+
+
+def setup_distributed():
+    """Join the torchrun process group if launched by torchrun; return (rank, world, device)."""
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    local = int(os.environ.get('LOCAL_RANK', '0'))
+    if torch.cuda.is_available():
+        device = torch.device('cuda', local)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device('cpu')
+    if world > 1:
+        torch.distributed.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+        return torch.distributed.get_rank(), world, device
+    return 0, 1, device
+
+
+def make_schedule(cfg, optimizer, steps_per_epoch):
+    """Per-iteration LR multiplier: linear warm-up then constant, poly(0.9) or cosine."""
+    total = cfg['epochs'] * steps_per_epoch
+    warm = int(cfg['warmup_epochs'] * steps_per_epoch)
+    kind = cfg['scheduler']
+
+    def factor(it):
+        if it < warm:
+            return (it + 1) / warm
+        t = min(1.0, (it - warm) / max(1, total - warm))
+        if kind == 'poly':
+            return (1 - t) ** 0.9
+        if kind == 'cosine':
+            return 0.5 * (1 + np.cos(np.pi * t))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def build_loaders(cfg, data_root, classes, rank, world):
+    """Return the train dataset, train loader and val loader."""
+    ign = classes['ignore_index']
+    k = classes['num_classes']
+    train_tf = PairTransform(cfg['mean'], cfg['std'], ign, scale=cfg['scale'], crop=cfg['crop'],
+                             flip=cfg['flip'], jitter=cfg['jitter'], resize=cfg['input_size'])
+    val_tf = PairTransform(cfg['mean'], cfg['std'], ign, resize=cfg['input_size'])
+    train = SegmentationDataset(data_root, cfg['train_split'], k, ign, train_tf, cfg['cache'])
+    val = SegmentationDataset(data_root, cfg['val_split'], k, ign, val_tf, cfg['cache'])
+    sampler = torch.utils.data.distributed.DistributedSampler(
+        train, world, rank, shuffle=True, seed=cfg['seed'], drop_last=True) \
+        if world > 1 else None
+    val_sampler = torch.utils.data.distributed.DistributedSampler(
+        val, world, rank, shuffle=False) if world > 1 else None
+
+    def reseed(worker_id):
+        # Each worker gets its own stream derived from the loader's (seed, epoch) generator.
+        info = torch.utils.data.get_worker_info()
+        info.dataset.transform.generator.manual_seed(info.seed % (2 ** 63))
+
+    loader = torch.utils.data.DataLoader(
+        train, batch_size=cfg['batch_size'], shuffle=sampler is None, sampler=sampler,
+        num_workers=cfg['workers'], collate_fn=collate, drop_last=True,
+        pin_memory=torch.cuda.is_available(), worker_init_fn=reseed,
+        generator=torch.Generator(), persistent_workers=False)
+    val_loader = torch.utils.data.DataLoader(
+        val, batch_size=max(1, cfg['batch_size'] // 2), sampler=val_sampler,
+        num_workers=cfg['workers'], collate_fn=collate)
+    return train, loader, val_loader
+
+
+def train(cfg, data_root, out_dir, resume=None, stop_after=None):
+    """Train according to ``cfg``; write checkpoints, the best model file and figures."""
+    rank, world, device = setup_distributed()
+    classes = load_classes(cfg['classes'])
+    cfg = dict(cfg, ignore_index=classes['ignore_index'], data=os.path.abspath(data_root))
+    torch.manual_seed(cfg['seed'])
+    train_set, loader, val_loader = build_loaders(cfg, data_root, classes, rank, world)
+    k = classes['num_classes']
+    if cfg['class_weighting'] == 'median_frequency':
+        w = median_frequency_weights((train_set.load(i)[1] for i in range(len(train_set))), k)
+    else:
+        w = np.ones(k)
+    weight = torch.tensor(w, dtype=torch.float32, device=device)
+    model = build_model(cfg['architecture'], k, cfg['width']).to(device)
+    if world > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) \
+            if device.type == 'cuda' else model
+        model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == 'cuda' else None)
+    net = model.module if world > 1 else model
+    decay, no_decay = [], []
+    for n, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{'params': decay, 'weight_decay': cfg['weight_decay']},
+              {'params': no_decay, 'weight_decay': 0.0 if cfg['optimizer'] == 'adamw'
+               else cfg['weight_decay']}]
+    if cfg['optimizer'] == 'sgd':
+        optimizer = torch.optim.SGD(groups, lr=cfg['lr'], momentum=cfg['momentum'])
+    else:
+        optimizer = torch.optim.AdamW(groups, lr=cfg['lr'])
+    scheduler = make_schedule(cfg, optimizer, len(loader))
+    scaler = torch.amp.GradScaler('cuda', enabled=cfg['amp'] and device.type == 'cuda')
+    start_epoch, best, history = 0, -1.0, []
+    ckpt_path = os.path.join(out_dir, 'last.ckpt')
+    if resume:
+        state = modelfile.load_state(resume)
+        net.load_state_dict(state['model'])
+        optimizer.load_state_dict(state['optimizer'])
+        scheduler.load_state_dict(state['scheduler'])
+        scaler.load_state_dict(state['scaler'])
+        start_epoch, best, history = state['epoch'], state['best'], state['history']
+        _log(f'resumed from {resume} at epoch {start_epoch}, best mIoU {best:.4f}')
+    os.makedirs(out_dir, exist_ok=True)
+    if rank == 0:
+        with open(os.path.join(out_dir, 'config.yaml'), 'w') as f:
+            yaml.safe_dump(cfg, f, sort_keys=True)
+        _log(f"training {cfg['architecture']} x{cfg['width']} "
+             f'({sum(p.numel() for p in net.parameters()):,} parameters) on {device}, '
+             f'{world} process(es), {len(train_set)} images, class weights '
+             f"{[round(float(v), 4) for v in w]}")
+    info = modelfile.default_info(
+        cfg['architecture'], k, width=float(cfg['width']),
+        class_names=classes['class_names'], class_colors=classes['class_colors'],
+        ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
+        mean=list(cfg['mean']), std=list(cfg['std']))
+    for epoch in range(start_epoch, cfg['epochs']):
+        # The epoch alone fixes shuffling and augmentation, so a resumed run repeats them.
+        epoch_seed = cfg['seed'] * 100003 + epoch
+        loader.generator.manual_seed(epoch_seed)
+        train_set.transform.generator.manual_seed(epoch_seed)
+        if loader.sampler is not None and hasattr(loader.sampler, 'set_epoch'):
+            loader.sampler.set_epoch(epoch)
+        stats = engine.train_one_epoch(model, loader, optimizer, scheduler, scaler, device,
+                                       epoch, cfg, weight)
+        row = {'epoch': epoch + 1, **stats}
+        last = epoch + 1 == cfg['epochs']
+        if (epoch + 1) % cfg['val_every'] == 0 or last:
+            res, mat = engine.evaluate(net, val_loader, k, classes['ignore_index'], device,
+                                       cfg['amp'], cfg['boundary_f1'])
+            row.update({key: res[key] for key in ('global_acc', 'class_acc', 'miou', 'bf')})
+            row['ious'] = res['ious']
+            if rank == 0:
+                _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
+                     f"{stats['images_per_s']:.1f} img/s, data wait {stats['data_wait_s']:.1f}"
+                     f" s\n{format_table(res, classes['class_names'])}")
+                if res['miou'] > best:
+                    best = res['miou']
+                    info['metrics'] = {'split': cfg['val_split'], 'epoch': epoch + 1,
+                                       **{key: round(res[key], 4) for key in
+                                          ('global_acc', 'class_acc', 'miou', 'bf')},
+                                       'ious': [round(v, 4) for v in res['ious']]}
+                    info['training'] = {key: cfg[key] for key in
+                                        ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
+                                         'scale', 'class_weighting')}
+                    modelfile.save_model_file(os.path.join(out_dir, 'best.safetensors'),
+                                              net, info)
+                    plots.plot_confusion(mat, classes['class_names'],
+                                         os.path.join(out_dir, 'confusion.png'))
+        elif rank == 0:
+            _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
+                 f"{stats['images_per_s']:.1f} img/s")
+        history.append(row)
+        if rank == 0:
+            modelfile.save_state(ckpt_path, {
+                'model': net.state_dict(), 'optimizer': optimizer.state_dict(),
+                'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
+                'epoch': epoch + 1, 'best': best, 'history': history, 'config': cfg})
+            plots.plot_curves(history, os.path.join(out_dir, 'curves.png'))
+            with open(os.path.join(out_dir, 'history.json'), 'w') as f:
+                json.dump(history, f, indent=1)
+        if stop_after is not None and epoch + 1 - start_epoch >= stop_after:
+            break
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    return best, history
+
+
+def _log(msg):
+    if engine.is_main_process():
+        print(msg, flush=True)
+
+
+def get_args_parser():
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(
+        prog='segnet_train', description='Train SegNet on a CamVid-layout dataset folder.')
+    p.add_argument('--config', help='YAML training config (see config/train_*.yaml)')
+    p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
+    p.add_argument('--out', required=True, help='run folder for checkpoints and figures')
+    p.add_argument('--resume', help='continue from a last.ckpt written by an earlier run')
+    p.add_argument('--epochs', type=int, help='override the number of epochs')
+    p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                   help='override any config key (YAML value), repeatable')
+    p.add_argument('--stop-after', type=int, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None):
+    """Entry point; returns the process exit code."""
+    args = get_args_parser().parse_args(argv)
+    try:
+        overrides = list(args.set) + ([f'epochs={args.epochs}'] if args.epochs else [])
+        cfg = load_config(args.config, overrides)
+        if args.resume and not os.path.isfile(args.resume):
+            raise ConfigError(f'{args.resume}: no such checkpoint to resume from')
+        best, _ = train(cfg, args.data, args.out, args.resume, args.stop_after)
+    except (ConfigError, DatasetError, modelfile.ModelFileError) as e:
+        print(f'segnet_train: error: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('segnet_train: interrupted; resume with --resume '
+              f"{os.path.join(args.out, 'last.ckpt')}", file=sys.stderr)
+        return 130
+    _log(f"best val mIoU {100 * best:.2f}; model file {os.path.join(args.out, 'best.safetensors')}")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
