@@ -1,0 +1,236 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The inference core: RGB array in, class mask / colour mask / overlay / confidence out.
+
+No ROS import: the node, the bag evaluation tools and the benchmarks all call ``Segmenter``.
+On CUDA every step after the upload stays on the GPU and the requested outputs come back
+in a single device-to-host copy.
+"""
+
+from dataclasses import dataclass
+import logging
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import modelfile
+from .visualize import colorize
+from .visualize import overlay as blend
+from .visualize import palette_tensor
+
+OUTPUTS = ('mask', 'color', 'overlay', 'confidence', 'uncertainty')
+PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+_log = logging.getLogger('segnet_ros.inference')
+
+
+class SegmenterError(RuntimeError):
+    """The segmenter cannot be built or cannot run: bad device, precision or model file."""
+
+
+@dataclass
+class Result:
+    """What one call returns; outputs that were not asked for are None."""
+
+    mask: np.ndarray = None          # (H, W) uint8 class index
+    color: np.ndarray = None         # (H, W, 3) uint8 palette colours
+    overlay: np.ndarray = None       # (H, W, 3) uint8 blend of the image and colours
+    confidence: np.ndarray = None    # (H, W) float32 max softmax probability
+    uncertainty: np.ndarray = None   # (H, W) float32 MC-dropout variance (Bayesian models)
+    infer_s: float = 0.0             # model forward (incl. MC samples), synchronised
+    total_s: float = 0.0             # upload -> arrays on the host
+
+
+def resolve_device(name):
+    """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` into a torch.device, or raise SegmenterError."""
+    name = str(name).strip().lower()
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name == 'cpu':
+        return torch.device('cpu')
+    if name == 'cuda' or name.startswith('cuda:'):
+        if not torch.cuda.is_available():
+            raise SegmenterError(f"device '{name}' requested but no CUDA device is available "
+                                 "(use device 'auto' to fall back to the CPU)")
+        dev = torch.device(name)
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SegmenterError(f"device '{name}' requested but only "
+                                 f'{torch.cuda.device_count()} CUDA device(s) exist')
+        return dev
+    raise SegmenterError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+
+
+def resolve_precision(precision, device, warn=_log.warning):
+    """Return the compute dtype for ``precision`` on ``device``, warning when it falls back."""
+    if precision not in PRECISIONS:
+        raise SegmenterError(f"unknown precision '{precision}'; use {', '.join(PRECISIONS)}")
+    if precision == 'auto':
+        return torch.float16 if device.type == 'cuda' else torch.float32
+    if precision == 'fp16' and device.type != 'cuda':
+        warn(f'fp16 is not supported for inference on {device}; using fp32')
+        return torch.float32
+    if precision == 'bf16' and device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+        warn(f'bf16 is not supported on {torch.cuda.get_device_name(device)}; using fp16')
+        return torch.float16
+    return {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[precision]
+
+
+class Segmenter:
+    """Run a SegNet model file on RGB images.
+
+    Args:
+        model_path: a ``.safetensors`` model file written by training.
+        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+        precision: ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32``, ``fp16``, ``bf16``.
+        input_size: (height, width) the network sees; None uses the model's training size.
+        mc_samples: Monte Carlo dropout samples for Bayesian models (0 = deterministic).
+        warn: callable for warnings (falls back to the logging module).
+
+    Example:
+        >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
+        >>> res = seg.segment(rgb, outputs=('mask', 'overlay'), alpha=0.5)
+        >>> res.mask.shape == rgb.shape[:2]
+        True
+
+    """
+
+    def __init__(self, model_path, device='auto', precision='auto', input_size=None,
+                 mc_samples=0, warn=None):
+        self.warn = warn or _log.warning
+        self.device = resolve_device(device)
+        self.dtype = resolve_precision(precision, self.device, self.warn)
+        self.model_path = os.path.realpath(os.fspath(model_path))
+        try:
+            self.model, self.info = modelfile.load_model_file(self.model_path, self.device)
+        except modelfile.ModelFileError as e:
+            raise SegmenterError(str(e)) from None
+        except OSError as e:
+            raise SegmenterError(f'{self.model_path}: {e}') from None
+        if self.dtype != torch.float32:
+            self.model.to(self.dtype)
+        if self.device.type == 'cpu':
+            self.model.to(memory_format=torch.channels_last)
+        size = input_size if input_size and all(input_size) else self.info.input_size
+        if len(size) != 2 or not all(8 <= int(v) <= 8192 for v in size):
+            raise SegmenterError(f'input_size must be (height, width) in 8..8192, got {size}')
+        self.input_size = (int(size[0]), int(size[1]))
+        if mc_samples < 0:
+            raise SegmenterError(f'mc_samples must be >= 0, got {mc_samples}')
+        self.mc_samples = int(mc_samples) if self.model.bayesian else 0
+        if mc_samples and not self.model.bayesian:
+            self.warn(f'{self.model_path} is not a Bayesian model; mc_samples ignored')
+        self.num_classes = int(self.info.num_classes)
+        self.class_names = list(self.info.class_names)
+        self.class_colors = [list(c) for c in self.info.class_colors]
+        self._lut = palette_tensor(self.class_colors, self.device)
+        self._mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1) * 255
+
+    @property
+    def bayesian(self):
+        """True when the model can report per-pixel uncertainty."""
+        return self.mc_samples > 0
+
+    def close(self):
+        """Drop the model and release cached GPU memory."""
+        self.model = None
+        self._lut = self._mean = self._std = None
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.empty_cache()
+
+    def warmup(self, runs=1):
+        """Run the model on a blank frame so the first real frame is not slow."""
+        blank = np.zeros((*self.input_size, 3), np.uint8)
+        for _ in range(runs):
+            self.segment(blank, outputs=('mask',))
+
+    def _sync(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+
+    @torch.inference_mode()
+    def segment(self, rgb, outputs=('mask',), alpha=0.5):
+        """Segment one (H, W, 3) uint8 RGB image; compute only the requested ``outputs``."""
+        t0 = time.perf_counter()
+        want = set(outputs)
+        unknown = want - set(OUTPUTS)
+        if unknown:
+            raise ValueError(f"unknown outputs {sorted(unknown)}; valid: {', '.join(OUTPUTS)}")
+        rgb = np.asarray(rgb)
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or min(rgb.shape[:2]) < 1:
+            raise ValueError(f'segment() needs an (H, W, 3) uint8 RGB image, got '
+                             f'{rgb.dtype} {rgb.shape}')
+        h, w = rgb.shape[:2]
+        src = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device, non_blocking=True)
+        x = src.permute(2, 0, 1).unsqueeze(0).float()
+        if (h, w) != self.input_size:
+            x = F.interpolate(x, size=self.input_size, mode='bilinear', align_corners=False,
+                              antialias=h > self.input_size[0] or w > self.input_size[1])
+        x = ((x - self._mean) / self._std).to(self.dtype)
+        if self.device.type == 'cpu':
+            x = x.contiguous(memory_format=torch.channels_last)
+        t1 = time.perf_counter()
+        uncertainty = None
+        if self.mc_samples:
+            probs, uncertainty = self.model.mc_predict(x, self.mc_samples)
+            scores = probs
+        else:
+            scores = self.model(x).float()
+        self._sync()
+        infer_s = time.perf_counter() - t1
+        if (h, w) != self.input_size:
+            scores = F.interpolate(scores, size=(h, w), mode='bilinear', align_corners=False)
+            if uncertainty is not None:
+                uncertainty = F.interpolate(uncertainty[:, None], size=(h, w), mode='bilinear',
+                                            align_corners=False)[:, 0]
+        out = {}
+        if want & {'mask', 'color', 'overlay'}:
+            mask = scores[0].argmax(0).to(torch.uint8)
+            if 'mask' in want:
+                out['mask'] = mask
+            if want & {'color', 'overlay'}:
+                color = colorize(mask, self._lut)
+                if 'color' in want:
+                    out['color'] = color
+                if 'overlay' in want:
+                    out['overlay'] = blend(src, color, alpha)
+        if 'confidence' in want:
+            probs = scores[0] if self.mc_samples else torch.softmax(scores[0], 0)
+            out['confidence'] = probs.amax(0).float()
+        if 'uncertainty' in want and uncertainty is not None:
+            out['uncertainty'] = uncertainty[0].float()
+        arrays = _to_host(out)
+        return Result(infer_s=infer_s, total_s=time.perf_counter() - t0, **arrays)
+
+
+def _to_host(tensors):
+    """Bring device tensors to numpy; on CUDA in one copy of one packed byte buffer."""
+    if not tensors:
+        return {}
+    first = next(iter(tensors.values()))
+    if first.device.type == 'cpu':
+        return {k: v.numpy() for k, v in tensors.items()}
+    flat = [v.contiguous().view(torch.uint8).reshape(-1) for v in tensors.values()]
+    host = torch.cat(flat).cpu().numpy()
+    arrays, offset = {}, 0
+    for (k, v), f in zip(tensors.items(), flat):
+        n = f.numel()
+        dtype = np.uint8 if v.dtype == torch.uint8 else np.float32
+        arrays[k] = host[offset:offset + n].view(dtype).reshape(tuple(v.shape))
+        offset += n
+    return arrays
