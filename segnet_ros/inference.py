@@ -131,8 +131,6 @@ class Segmenter:
         if mc_samples < 0:
             raise SegmenterError(f'mc_samples must be >= 0, got {mc_samples}')
         self.mc_samples = int(mc_samples) if self.model.bayesian else 0
-        if mc_samples and not self.model.bayesian:
-            self.warn(f'{self.model_path} is not a Bayesian model; mc_samples ignored')
         self.num_classes = int(self.info.num_classes)
         self.class_names = list(self.info.class_names)
         self.class_colors = [list(c) for c in self.info.class_colors]

@@ -1,0 +1,47 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Where the bundled model, configs and sample data live, installed or in a source tree."""
+
+import os
+
+PACKAGE = 'segnet_ros'
+DEFAULT_MODEL = 'segnet_camvid_light.safetensors'
+_SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def share_dir():
+    """Return the package's data folder: the source tree when run from one, else the share."""
+    if os.path.isfile(os.path.join(_SOURCE_ROOT, 'package.xml')):
+        return _SOURCE_ROOT
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        from ament_index_python.packages import PackageNotFoundError
+    except ImportError:
+        return _SOURCE_ROOT
+    try:
+        share = get_package_share_directory(PACKAGE)
+    except (PackageNotFoundError, KeyError, ValueError, LookupError):
+        return _SOURCE_ROOT
+    return share if os.path.isdir(os.path.join(share, 'models')) else _SOURCE_ROOT
+
+
+def share_path(*parts):
+    """Return a path under the share folder (models/..., config/..., data/...)."""
+    return os.path.join(share_dir(), *parts)
+
+
+def default_model_path():
+    """Return the bundled default model file."""
+    return share_path('models', DEFAULT_MODEL)

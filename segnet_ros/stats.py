@@ -1,0 +1,81 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Small running statistics for diagnostics and benchmarks (no ROS import)."""
+
+from collections import deque
+import threading
+import time
+
+import numpy as np
+
+
+class Window:
+    """The last ``size`` samples of a quantity, with percentiles; thread-safe."""
+
+    def __init__(self, size=300):
+        self._values = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, value):
+        """Record one sample."""
+        with self._lock:
+            self._values.append(float(value))
+
+    def percentile(self, q):
+        """Return the q-th percentile of the window, or NaN when empty."""
+        with self._lock:
+            if not self._values:
+                return float('nan')
+            return float(np.percentile(np.fromiter(self._values, float), q))
+
+    def __len__(self):
+        """Return the number of samples held."""
+        return len(self._values)
+
+
+class RateMeter:
+    """Events per second over a sliding time window."""
+
+    def __init__(self, horizon_s=5.0, clock=time.monotonic):
+        self._times = deque()
+        self._horizon = horizon_s
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def tick(self):
+        """Record one event now."""
+        with self._lock:
+            self._times.append(self._clock())
+
+    def rate(self):
+        """Return events per second over the horizon (0 when fewer than two events)."""
+        now = self._clock()
+        with self._lock:
+            while self._times and now - self._times[0] > self._horizon:
+                self._times.popleft()
+            if len(self._times) < 2:
+                return 0.0
+            span = max(now - self._times[0], 1e-9)
+            return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+def summarize(values):
+    """Return count, mean, p50, p95 and max of a sequence (NaN when empty)."""
+    a = np.asarray(list(values), dtype=float)
+    if a.size == 0:
+        nan = float('nan')
+        return {'n': 0, 'mean': nan, 'p50': nan, 'p95': nan, 'max': nan}
+    return {'n': int(a.size), 'mean': float(a.mean()), 'p50': float(np.percentile(a, 50)),
+            'p95': float(np.percentile(a, 95)), 'max': float(a.max())}

@@ -1,0 +1,114 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``segnet_export``: a training checkpoint to a model file, and a model file to ONNX."""
+
+import argparse
+import os
+import sys
+import warnings
+
+import torch
+
+from .. import modelfile
+from ..nets import build_model
+from .datasets import DatasetError
+from .datasets import load_classes
+
+ONNX_OPSET = 17
+
+
+def checkpoint_to_model_file(ckpt, out):
+    """Write the weights of a ``last.ckpt`` to a self-describing model file."""
+    state = modelfile.load_state(ckpt)
+    cfg = state['config']
+    classes = load_classes(cfg['classes'])
+    model = build_model(cfg['architecture'], classes['num_classes'], cfg['width'])
+    model.load_state_dict(state['model'])
+    info = modelfile.default_info(
+        cfg['architecture'], classes['num_classes'], width=float(cfg['width']),
+        class_names=classes['class_names'], class_colors=classes['class_colors'],
+        ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
+        mean=list(cfg['mean']), std=list(cfg['std']),
+        metrics={'note': f"checkpoint at epoch {state['epoch']}"})
+    modelfile.save_model_file(out, model, info)
+
+
+def export_onnx(model_path, out, opset=ONNX_OPSET, fp16=False):
+    """Export a model file to ONNX with dynamic batch and image size.
+
+    Input ``image``: (N, 3, H, W) float, normalised with the model's mean/std (in the ONNX
+    metadata). Output ``logits``: (N, K, H, W).
+    """
+    if opset < ONNX_OPSET:
+        raise ValueError(f'opset must be >= {ONNX_OPSET}, got {opset}')
+    model, info = modelfile.load_model_file(model_path)
+    h, w = info.input_size
+    dummy = torch.zeros(1, 3, h, w)
+    if fp16:
+        model, dummy = model.half(), dummy.half()
+    tmp = f'{out}.tmp{os.getpid()}'
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript, and handles the
+        # data-dependent unpool sizes with dynamic axes.
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            model, (dummy,), tmp, opset_version=opset, dynamo=False,
+            input_names=['image'], output_names=['logits'],
+            dynamic_axes={'image': {0: 'batch', 2: 'height', 3: 'width'},
+                          'logits': {0: 'batch', 2: 'height', 3: 'width'}})
+    import onnx
+    proto = onnx.load(tmp)
+    for key in ('architecture', 'class_names', 'class_colors', 'mean', 'std', 'input_size',
+                'ignore_index'):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, str(info[key])
+    onnx.save(proto, tmp)
+    os.replace(tmp, out)
+
+
+def get_args_parser():
+    """Return the command-line parser."""
+    p = argparse.ArgumentParser(prog='segnet_export', description=__doc__.split('\n')[0])
+    p.add_argument('source', help='last.ckpt (training checkpoint) or a .safetensors model')
+    p.add_argument('--model-file', help='write a .safetensors model file (from a checkpoint)')
+    p.add_argument('--onnx', help='write an ONNX file (from a model file)')
+    p.add_argument('--opset', type=int, default=ONNX_OPSET)
+    p.add_argument('--fp16', action='store_true', help='export fp16 weights (for GPUs)')
+    return p
+
+
+def main(argv=None):
+    """Entry point; returns the exit code."""
+    args = get_args_parser().parse_args(argv)
+    if not args.model_file and not args.onnx:
+        print('segnet_export: error: give --model-file and/or --onnx', file=sys.stderr)
+        return 2
+    try:
+        src = args.source
+        if args.model_file:
+            checkpoint_to_model_file(src, args.model_file)
+            print(f'wrote {args.model_file}')
+            src = args.model_file
+        if args.onnx:
+            export_onnx(src, args.onnx, args.opset, args.fp16)
+            print(f'wrote {args.onnx}')
+    except (modelfile.ModelFileError, DatasetError, ValueError, OSError) as e:
+        print(f'segnet_export: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
