@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Conversions between sensor_msgs Image / CompressedImage and numpy arrays.
+"""
+Conversions between sensor_msgs Image / CompressedImage and numpy arrays.
 
 Semantics follow cv_bridge, but nothing here imports ROS: messages are duck-typed
 (an Image is anything with ``height, width, encoding, is_bigendian, step, data``, a
@@ -159,7 +160,8 @@ def _check_pixels(encoding, width, height, max_pixels):
 
 
 def imgmsg_to_numpy(msg, max_pixels=None):
-    """Return an Image message's pixels as an array in the message's own layout.
+    """
+    Return an Image message's pixels as an array in the message's own layout.
 
     The result is H x W x C (C > 1) or H x W (C == 1) with the dtype from ENCODINGS, in native
     byte order. Row padding (``step``) is honoured and, where the data is a contiguous buffer
@@ -228,7 +230,8 @@ def _fill_header(msg, header):
 
 
 def numpy_to_imgmsg(array, encoding, msg_factory, header=None, step=None):
-    """Build an Image message from an array whose dtype and channels match ``encoding``.
+    """
+    Build an Image message from an array whose dtype and channels match ``encoding``.
 
     ``msg_factory`` creates the message (e.g. ``sensor_msgs.msg.Image``); ``header`` is set
     when given. Data is written in host byte order; ``step`` defaults to the packed row size
@@ -318,7 +321,8 @@ def _demosaic(raw, pattern, encoding):
 
 
 def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
-    """Convert an Image message, or an array with its encoding, to H x W x 3 RGB uint8.
+    """
+    Convert an Image message, or an array with its encoding, to H x W x 3 RGB uint8.
 
     BGR is swapped and alpha dropped; mono and single-channel images are replicated to grey;
     16-bit values are scaled by >> 8; 32FC1 is clipped to [0, 1] and scaled to 255 (NaN ->
@@ -377,7 +381,8 @@ def _codec(fmt):
 
 
 def compressed_to_rgb8(msg, max_pixels=None):
-    """Decode a JPEG or PNG CompressedImage to H x W x 3 RGB uint8.
+    """
+    Decode a JPEG or PNG CompressedImage to H x W x 3 RGB uint8.
 
     The codec is sniffed from the data, whatever ``msg.format`` claims (only JPEG and PNG
     are accepted). The header size is checked against ``max_pixels`` (or, when None,
@@ -425,7 +430,8 @@ def compressed_to_rgb8(msg, max_pixels=None):
 
 
 def numpy_to_compressed(array_rgb8, fmt, msg_factory, header=None, quality=90):
-    """Encode an H x W x 3 RGB uint8 array as a JPEG or PNG CompressedImage.
+    """
+    Encode an H x W x 3 RGB uint8 array as a JPEG or PNG CompressedImage.
 
     ``fmt`` is 'jpeg' or 'png' (stored as image_transport's "rgb8; jpeg compressed bgr8" /
     "rgb8; png compressed bgr8") or a full image_transport format string, stored as given.

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``segnet_demo``: the README's main job.
+"""
+``segnet_demo``: the README's main job.
 
 Starts ``segnet_node`` as its own process on the bundled model, feeds it the bundled sample
 frames over real ROS 2 topics, writes each overlay it publishes to a folder and prints the

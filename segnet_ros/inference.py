@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The inference core: RGB array in, class mask / colour mask / overlay / confidence out.
+"""
+The inference core: RGB array in, class mask / colour mask / overlay / confidence out.
 
 No ROS import: the node, the bag evaluation tools and the benchmarks all call ``Segmenter``.
 On CUDA every step after the upload stays on the GPU and the requested outputs come back
@@ -90,9 +91,10 @@ def resolve_precision(precision, device, warn=_log.warning):
 
 
 class Segmenter:
-    """Run a SegNet model file on RGB images.
+    """
+    Run a SegNet model file on RGB images.
 
-    Args:
+    Arguments of the constructor:
         model_path: a ``.safetensors`` model file written by training.
         device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
         precision: ``auto`` (fp16 on CUDA, fp32 on CPU), ``fp32``, ``fp16``, ``bf16``.
@@ -100,7 +102,7 @@ class Segmenter:
         mc_samples: Monte Carlo dropout samples for Bayesian models (0 = deterministic).
         warn: callable for warnings (falls back to the logging module).
 
-    Example:
+    For example::
         >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
         >>> res = seg.segment(rgb, outputs=('mask', 'overlay'), alpha=0.5)
         >>> res.mask.shape == rgb.shape[:2]
@@ -140,7 +142,7 @@ class Segmenter:
 
     @property
     def bayesian(self):
-        """True when the model can report per-pixel uncertainty."""
+        """Return True when the model can report per-pixel uncertainty."""
         return self.mc_samples > 0
 
     def close(self):

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Segmentation metrics as in the SegNet paper, shared by training and evaluation.
+"""
+Segmentation metrics as in the SegNet paper, shared by training and evaluation.
 
 G (global accuracy), C (class-average accuracy), mIoU from a confusion matrix, and the
 boundary F1 score (BF) per image and class with a tolerance of 0.75% of the image diagonal.
@@ -75,13 +76,19 @@ def _nanmean(t):
     return float(t.mean()) if t.numel() else math.nan
 
 
-def _boundary(mask):
-    """Inner boundary of a boolean (N, H, W) mask: pixels with a 4-neighbour outside it."""
-    m = mask.float().unsqueeze(1)
+def _boundary(mask, valid=None):
+    """
+    Inner boundary of a boolean (N, H, W) mask: pixels with a 4-neighbour outside it.
+
+    Neighbours beyond the image edge or outside ``valid`` (ignored pixels) do not make a
+    boundary.
+    """
+    inside = mask if valid is None else mask | ~valid
     # Erosion by a cross; the border is padded with 1 so the image edge is not a boundary.
-    eroded = -F.max_pool2d(-F.pad(m, (1, 1, 1, 1), value=1.0), 3, 1)
-    cross = torch.minimum(eroded, m)
-    return (m - cross).squeeze(1) > 0
+    m = F.pad(inside.float().unsqueeze(1), (1, 1, 1, 1), value=1.0)
+    eroded = torch.minimum(torch.minimum(m[..., :-2, 1:-1], m[..., 2:, 1:-1]),
+                           torch.minimum(m[..., 1:-1, :-2], m[..., 1:-1, 2:]))
+    return mask & (eroded.squeeze(1) == 0)
 
 
 def _disk(radius, device):
@@ -97,7 +104,8 @@ def _dilate(mask, kernel):
 
 
 def boundary_f1(target, pred, num_classes, ignore_index=255, tolerance=0.0075):
-    """Mean boundary F1 per image, averaged over the classes present in its ground truth.
+    """
+    Mean boundary F1 per image, averaged over the classes present in its ground truth.
 
     ``target`` and ``pred`` are (N, H, W) or (H, W) integer tensors. A boundary pixel
     matches when the other boundary lies within ``tolerance`` x the image diagonal
@@ -116,8 +124,8 @@ def boundary_f1(target, pred, num_classes, ignore_index=255, tolerance=0.0075):
     for t, p, v in zip(target, pred, valid):
         f1s = []
         for c in torch.unique(t[v]).tolist():
-            gt_b = _boundary(((t == c) & v)[None])
-            pr_b = _boundary(((p == c) & v)[None])
+            gt_b = _boundary(((t == c) & v)[None], v[None])
+            pr_b = _boundary(((p == c) & v)[None], v[None])
             n_gt, n_pr = int(gt_b.sum()), int(pr_b.sum())
             if n_gt == 0 and n_pr == 0:
                 f1s.append(1.0)

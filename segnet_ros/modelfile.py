@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The one on-disk model format: safetensors weights with self-describing metadata.
+"""
+The one on-disk model format: safetensors weights with self-describing metadata.
 
 A model file holds tensors and a JSON-valued header, nothing executable: loading never
 unpickles. ``load_model_file`` checks the header against the tensors and fails with one
@@ -164,7 +165,8 @@ def _check_info(info, path):
 
 
 def save_state(path, state):
-    """Save a nested dict of tensors, numbers, strings and lists as safetensors.
+    """
+    Save a nested dict of tensors, numbers, strings and lists as safetensors.
 
     Used for training checkpoints (model, optimizer, scheduler, RNG, config) so that resuming
     never unpickles. Tensors go to the tensor table under their path; the rest is JSON.

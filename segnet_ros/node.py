@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``segnet_node``: the ROS 2 glue around the inference core.
+"""
+``segnet_node``: the ROS 2 glue around the inference core.
 
 The subscription callback only stores the newest frame; a worker thread runs the model on
 it, so the node never queues behind the camera. Outputs are computed only for topics that
@@ -203,6 +204,7 @@ class SegnetNode(Node):
         self.in_rate, self.out_rate = RateMeter(), RateMeter()
         self.infer_ms, self.latency_ms = Window(), Window()
         self._camera_info = None
+        self._last_outputs = ''
         self._reloading = False
         self.segmenter = self._build_segmenter(self.p)
         self._declare_class_parameters()
@@ -233,7 +235,8 @@ class SegnetNode(Node):
             CameraInfo, 'camera_info', self._on_camera_info, in_qos) \
             if self.p['use_camera_info'] else None
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.diag_timer = self.create_timer(self.p['diagnostics_period'], self._publish_diagnostics)
+        self.diag_timer = self.create_timer(self.p['diagnostics_period'],
+                                            self._publish_diagnostics)
         self._worker = threading.Thread(target=self._work, name='segnet_infer', daemon=True)
         self._worker.start()
         self.get_logger().info(
@@ -382,6 +385,7 @@ class SegnetNode(Node):
             self.get_logger().warning(f'frame rejected: {e}', throttle_duration_sec=LOG_PERIOD_S)
             return
         res = segmenter.segment(rgb, outputs=want, alpha=self.p['overlay_alpha'])
+        self._last_outputs = ','.join(sorted(set(want)))
         header = msg.header
         for topic, pub in self.pubs.items():
             arr = getattr(res, OUTPUTS[topic])
@@ -416,6 +420,7 @@ class SegnetNode(Node):
             'inference_errors': str(c['errors']),
             'frames_without_subscribers': str(c['idle_skipped']),
             'model_swaps': str(c['model_swaps']),
+            'last_outputs': self._last_outputs,
             'device': str(seg.device),
             'precision': str(seg.dtype).replace('torch.', ''),
             'model': seg.model_path,

@@ -162,7 +162,8 @@ def topics(path):
 
 
 def read_messages(path, wanted, on_error=None):
-    """Yield BagMessage for the topics in ``wanted`` (in bag order).
+    """
+    Yield BagMessage for the topics in ``wanted`` (in bag order).
 
     Messages that fail to decode are passed to ``on_error(topic, timestamp, exc)`` and
     skipped; a topic that is not in the bag raises BagError listing the topics it has.

@@ -33,7 +33,8 @@ def dataset_to_bag(root, split, out, fps=10.0, compressed=None, camera_info=Fals
                    storage='sqlite3', image_topic='/camera/image_raw',
                    label_topic='/camera/labels', frame_id='camera', limit=None, start_ns=None,
                    progress=True, stride=1):
-    """Write a CamVid-layout split to a bag: images, labels (same stamps), camera_info.
+    """
+    Write a CamVid-layout split to a bag: images, labels (same stamps), camera_info.
 
     ``compressed`` is None for raw rgb8 Image, or 'jpeg' / 'png' for CompressedImage on
     ``image_topic`` + '/compressed'. Returns the number of frames written.
@@ -66,7 +67,8 @@ def dataset_to_bag(root, split, out, fps=10.0, compressed=None, camera_info=Fals
 
 
 def bag_to_dataset(bag, out, image_topic, label_topic=None, progress=True):
-    """Export an image topic (and a mask topic) to ``out/images`` and ``out/labels`` PNGs.
+    """
+    Export an image topic (and a mask topic) to ``out/images`` and ``out/labels`` PNGs.
 
     Files are named by header stamp so images and labels pair up. Returns (images, labels).
     """
@@ -139,5 +141,3 @@ def main(argv=None):
 
 if __name__ == '__main__':
     sys.exit(main())
-
-

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""SegNet encoder-decoders (Badrinarayanan et al., TPAMI 2017) in PyTorch.
+"""
+SegNet encoder-decoders (Badrinarayanan et al., TPAMI 2017) in PyTorch.
 
 ``SegNet`` is the paper's VGG16-BN encoder with a mirrored decoder that upsamples with the
 max-pooling indices; ``SegNetBasic`` is the paper's 4+4 layer 7x7 variant. Both accept any
@@ -49,7 +50,8 @@ def max_pool(x):
 
 
 def max_unpool(x, indices, size):
-    """Place each value back where its pool found it, zeros elsewhere.
+    """
+    Place each value back where its pool found it, zeros elsewhere.
 
     Written as a scatter rather than ``max_unpool2d`` so that it exports to ONNX
     (ScatterElements) and traces under ``torch.compile`` without shape hints.
@@ -95,7 +97,8 @@ class _EncoderDecoder(nn.Module):
 
     @torch.no_grad()
     def mc_predict(self, x, samples=8):
-        """Monte Carlo dropout inference (Bayesian SegNet).
+        """
+        Monte Carlo dropout inference (Bayesian SegNet).
 
         Runs ``samples`` stochastic passes with dropout on and returns ``(mean_prob,
         uncertainty)``: the mean softmax (N, K, H, W), the prediction, and the per-pixel
@@ -123,7 +126,7 @@ class _EncoderDecoder(nn.Module):
 
     @property
     def bayesian(self):
-        """True when the model carries Monte Carlo dropout."""
+        """Return True when the model carries Monte Carlo dropout."""
         return any(isinstance(m, MCDropout) for m in self.modules())
 
 
@@ -132,16 +135,17 @@ def _dropouts(flags, p):
 
 
 class SegNet(_EncoderDecoder):
-    """SegNet: VGG16-BN encoder, mirrored decoder, index unpooling, 3x3 classifier.
+    """
+    SegNet: VGG16-BN encoder, mirrored decoder, index unpooling, 3x3 classifier.
 
-    Args:
+    Arguments of the constructor:
         num_classes: output classes K.
         width: channel multiplier (1.0 is the paper's model; 0.25 is a light CPU model).
         bayesian: add dropout p=0.5 after pools 3-5 and at the end of decoder blocks 5-3,
             as in Bayesian SegNet, for Monte Carlo sampling with ``mc_predict``.
         in_channels: input channels.
 
-    Example:
+    For example::
         >>> net = SegNet(11, width=0.25).eval()
         >>> net(torch.zeros(1, 3, 45, 61)).shape
         torch.Size([1, 11, 45, 61])
@@ -181,7 +185,8 @@ class SegNet(_EncoderDecoder):
 
 
 class SegNetBasic(_EncoderDecoder):
-    """SegNet-Basic: 4 encoders of 7x7 conv+BN+ReLU, 4 decoders of 7x7 conv+BN, 1x1 classifier.
+    """
+    SegNet-Basic: 4 encoders of 7x7 conv+BN+ReLU, 4 decoders of 7x7 conv+BN, 1x1 classifier.
 
     The input passes through local response normalisation (size 5, alpha 1e-4, beta 0.75)
     as in the paper's tutorial model. ``bayesian`` puts dropout after pools 3-4 and at the

@@ -50,7 +50,8 @@ def load_classes(path):
 
 
 def find_pairs(root, split):
-    """Return sorted (image, label) path pairs for ``split`` of a CamVid-layout folder.
+    """
+    Return sorted (image, label) path pairs for ``split`` of a CamVid-layout folder.
 
     Uses ``root/<split>.txt`` (lines ``image label``; absolute paths from another machine
     are re-rooted on their last two components) when present, else pairs files of the same
@@ -108,7 +109,8 @@ def read_label(path):
 
 
 class SegmentationDataset(torch.utils.data.Dataset):
-    """Image/label pairs of a split, optionally cached in memory, with a paired transform.
+    """
+    Image/label pairs of a split, optionally cached in memory, with a paired transform.
 
     Items are ``(image uint8 tensor 3xHxW, label int64 tensor HxW)`` after ``transform``.
     """
@@ -163,7 +165,8 @@ def label_histograms(labels, num_classes):
 
 
 def median_frequency_weights(labels, num_classes):
-    """Median frequency balancing (Eigen & Fergus; SegNet): median(freq) / freq_c.
+    """
+    Median frequency balancing (Eigen & Fergus; SegNet): median(freq) / freq_c.
 
     freq_c = pixels of class c / total pixels of the images in which c appears. Labels at
     or above ``num_classes`` (void) are ignored. A class that never appears gets weight 0.

@@ -26,13 +26,14 @@ from ..metrics import SegmentationMetrics
 
 
 def is_main_process():
-    """True on rank 0 or when not distributed."""
+    """Return True on rank 0 or when not distributed."""
     return not (torch.distributed.is_available() and torch.distributed.is_initialized()) \
         or torch.distributed.get_rank() == 0
 
 
 def segmentation_loss(logits, target, weight, ignore_index, norm='valid_pixels'):
-    """Weighted cross-entropy.
+    """
+    Weighted cross-entropy.
 
     ``norm='valid_pixels'`` divides by the count of non-ignored pixels, as Caffe's
     SoftmaxWithLoss does in the paper; ``'weights'`` is PyTorch's weighted mean.

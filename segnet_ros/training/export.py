@@ -46,7 +46,8 @@ def checkpoint_to_model_file(ckpt, out):
 
 
 def export_onnx(model_path, out, opset=ONNX_OPSET, fp16=False):
-    """Export a model file to ONNX with dynamic batch and image size.
+    """
+    Export a model file to ONNX with dynamic batch and image size.
 
     Input ``image``: (N, 3, H, W) float, normalised with the model's mean/std (in the ONNX
     metadata). Output ``logits``: (N, K, H, W).

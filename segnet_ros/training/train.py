@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``segnet_train``: train SegNet on a CamVid-layout dataset.
+"""
+``segnet_train``: train SegNet on a CamVid-layout dataset.
 
 Single process: ``segnet_train --config config/train_light.yaml --data DIR --out RUN``.
 Several GPUs or nodes: the same command under ``torchrun --nproc_per_node N``.
@@ -300,7 +301,8 @@ def main(argv=None):
         print('segnet_train: interrupted; resume with --resume '
               f"{os.path.join(args.out, 'last.ckpt')}", file=sys.stderr)
         return 130
-    _log(f"best val mIoU {100 * best:.2f}; model file {os.path.join(args.out, 'best.safetensors')}")
+    best_file = os.path.join(args.out, 'best.safetensors')
+    _log(f'best val mIoU {100 * best:.2f}; model file {best_file}')
     return 0
 
 

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Paired transforms that keep labels exact: labels only ever move by nearest neighbour.
+"""
+Paired transforms that keep labels exact: labels only ever move by nearest neighbour.
 
 Every random choice draws from a ``torch.Generator`` passed in by the caller, so an epoch's
 augmentation is a pure function of (seed, epoch) and a resumed run repeats it exactly.
@@ -23,7 +24,8 @@ import torch.nn.functional as F
 
 
 class PairTransform:
-    """Random scale, random crop (padded with ignore), horizontal flip, photometric jitter.
+    """
+    Random scale, random crop (padded with ignore), horizontal flip, photometric jitter.
 
     Input: image uint8 (3, H, W), label int64 (H, W). Output: image float32 normalised,
     label int64. With every option off it only normalises (evaluation).

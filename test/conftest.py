@@ -1,0 +1,67 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Shared fixtures: an isolated ROS 2 domain per test process and tiny model files."""
+
+import os
+import sys
+
+import pytest
+
+# Each pytest process gets its own DDS domain so parallel runs never cross-talk; this must
+# happen before rclpy is initialised anywhere in the process.
+if 'SEGNET_TEST_DOMAIN_FIXED' not in os.environ:
+    os.environ['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 100)
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
+os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+
+
+def make_model_file(path, architecture='segnet', width=0.125, num_classes=4, input_size=(48, 64),
+                    seed=0, class_names=None):
+    """Write a randomly initialised model file (weights are irrelevant to plumbing tests)."""
+    import torch
+
+    from segnet_ros import modelfile
+    from segnet_ros.nets import build_model
+
+    torch.manual_seed(seed)
+    model = build_model(architecture, num_classes, width).eval()
+    # Random BN statistics so that outputs vary with the input.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    names = class_names or [f'class{i}' for i in range(num_classes)]
+    colors = [[(60 * i) % 256, (110 * i + 30) % 256, (170 * i + 60) % 256]
+              for i in range(num_classes)]
+    info = modelfile.default_info(architecture, num_classes, width=width, class_names=names,
+                                  class_colors=colors, ignore_index=255,
+                                  input_size=list(input_size))
+    modelfile.save_model_file(str(path), model, info)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def models(tmp_path_factory):
+    """Tiny model files: a, b (same classes, other weights), other_classes, bayesian, slow."""
+    d = tmp_path_factory.mktemp('models')
+    return {
+        'a': make_model_file(d / 'a.safetensors', seed=0),
+        'b': make_model_file(d / 'b.safetensors', seed=1),
+        'other_classes': make_model_file(d / 'c.safetensors', seed=2, num_classes=5),
+        'bayesian': make_model_file(d / 'bayes.safetensors', 'bayesian_segnet', seed=3),
+        # About 0.2-0.5 s a frame on a 2-core CPU: slower than a 30 Hz camera.
+        'slow': make_model_file(d / 'slow.safetensors', 'segnet_basic', 1.0, 4, (240, 320)),
+    }

@@ -1,0 +1,349 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Integration tests: the real segnet_node process, real DDS, real rclpy peers."""
+
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from builtin_interfaces.msg import Time  # noqa: E402
+from ros_harness import Driver  # noqa: E402
+from ros_harness import NodeProcess  # noqa: E402
+from sensor_msgs.msg import CameraInfo  # noqa: E402
+from sensor_msgs.msg import CompressedImage  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from std_msgs.msg import String  # noqa: E402
+
+from segnet_ros import conversions  # noqa: E402
+
+pytestmark = pytest.mark.ros
+NUM_CLASSES = 4
+
+
+@pytest.fixture
+def driver():
+    d = Driver()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def start(tmp_path):
+    procs = []
+
+    def _start(params, **kw):
+        p = NodeProcess(params, log_dir=str(tmp_path), **kw)
+        procs.append(p)
+        return p
+    yield _start
+    for p in procs:
+        p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGINT, timeout=10)
+
+
+def header(i, frame_id='cam_test'):
+    return Header(stamp=Time(sec=1000 + i, nanosec=123 + i), frame_id=frame_id)
+
+
+def frame(h=50, w=70, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def image_msg(i, rgb=None, frame_id='cam_test'):
+    rgb = frame(seed=i) if rgb is None else rgb
+    return conversions.numpy_to_imgmsg(rgb, 'rgb8', Image, header=header(i, frame_id))
+
+
+def stamps(driver, topic):
+    with driver.cond:
+        return [(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in
+                driver.received.get(topic, [])]
+
+
+def test_outputs_keep_header_and_class_range(driver, start, models):
+    node = start({'model_path': models['a']})
+    outs = ['class_mask', 'color_mask', 'overlay', 'confidence']
+    for o in outs:
+        driver.record(node.topic(o))
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node, [node.topic(o) for o in outs])
+    rgb = frame(50, 70, seed=5)
+    assert driver.publish_until(pub, image_msg(7, rgb, 'front_cam'), lambda: all(
+        driver.received[node.topic(o)] for o in outs)), node.output()
+    got = {o: driver.received[node.topic(o)][0][1] for o in outs}
+    for o, msg in got.items():
+        assert msg.header.stamp.sec == 1007 and msg.header.stamp.nanosec == 130, o
+        assert msg.header.frame_id == 'front_cam', o
+        assert (msg.height, msg.width) == (50, 70), o
+    mask = conversions.imgmsg_to_numpy(got['class_mask'])
+    assert got['class_mask'].encoding == 'mono8'
+    assert mask.max() < NUM_CLASSES
+    color = conversions.imgmsg_to_numpy(got['color_mask'])
+    info = json.loads(_class_info(driver, node).data)
+    palette = np.array(info['class_colors'], np.uint8)
+    np.testing.assert_array_equal(color, palette[mask])
+    overlay = conversions.imgmsg_to_numpy(got['overlay']).astype(int)
+    expected = np.floor(rgb * 0.5 + palette[mask] * 0.5 + 0.5)
+    assert np.abs(overlay - expected).max() <= 1
+    conf = conversions.imgmsg_to_numpy(got['confidence'])
+    assert got['confidence'].encoding == '32FC1'
+    assert conf.min() >= 1.0 / NUM_CLASSES - 1e-5 and conf.max() <= 1.0 + 1e-5
+
+
+def _class_info(driver, node):
+    topic = node.topic('class_info')
+    driver.record(topic, String, latched=True)
+    assert driver.wait_for(lambda: driver.received[topic]), 'no latched class_info'
+    return driver.received[topic][-1][1]
+
+
+def test_class_info_latched_and_read_only_parameters(driver, start, models):
+    node = start({'model_path': models['a']})
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node)
+    info = json.loads(_class_info(driver, node).data)
+    assert info['class_names'] == [f'class{i}' for i in range(NUM_CLASSES)]
+    params = driver.get_parameters(node.name, 'class_names', 'class_colors')
+    assert list(params['class_names']) == info['class_names']
+    assert list(params['class_colors']) == [v for c in info['class_colors'] for v in c]
+    res = driver.set_parameters(node.name, class_names=['x', 'y', 'z', 'w'])
+    assert not res[0].successful
+
+
+def test_only_subscribed_and_enabled_outputs_are_computed(driver, start, models):
+    node = start({'model_path': models['a']})
+    driver.record_diagnostics()
+    mask_topic, overlay_topic = node.topic('class_mask'), node.topic('overlay')
+    driver.record(mask_topic)
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node, [mask_topic])
+    assert driver.publish_until(pub, image_msg(1), lambda: driver.received[mask_topic])
+    assert driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
+        'last_outputs') == 'mask', timeout=5), driver.latest_diagnostics(node.name)
+
+    # Subscribing to the overlay adds it; disabling it at run time removes it again.
+    driver.record(overlay_topic)
+    driver.wait_connected(pub, node, [overlay_topic])
+    time.sleep(0.2)  # let the node see the new subscriber (discovery is asynchronous)
+    assert driver.publish_until(pub, image_msg(2), lambda: driver.received[overlay_topic])
+    assert driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
+        'last_outputs') == 'mask,overlay', timeout=5)
+    assert driver.set_parameters(node.name, publish_overlay=False)[0].successful
+    n_overlay = len(driver.received[overlay_topic])
+    assert driver.publish_until(pub, image_msg(3),
+                                lambda: (1003, 126) in stamps(driver, mask_topic))
+    assert driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
+        'last_outputs') == 'mask', timeout=5)
+    assert len(driver.received[overlay_topic]) == n_overlay
+
+
+def test_no_inference_without_subscribers(driver, start, models):
+    node = start({'model_path': models['a']})
+    driver.record_diagnostics()
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node)
+
+    def idle_counted():
+        d = driver.latest_diagnostics(node.name) or {}
+        return int(d.get('frames_received', 0)) >= 5 and d
+    # Discovery is asynchronous: keep sending until the node has seen five frames.
+    deadline = time.monotonic() + 20
+    i = 0
+    while not driver.wait_for(idle_counted, timeout=0.1) and time.monotonic() < deadline:
+        pub.publish(image_msg(i))
+        i += 1
+    d = driver.wait_for(idle_counted, timeout=3)
+    assert d, driver.latest_diagnostics(node.name)
+    assert d['frames_processed'] == '0'
+    assert int(d['frames_without_subscribers']) + int(d['frames_dropped']) == \
+        int(d['frames_received'])
+
+
+def test_slow_model_never_builds_a_backlog(driver, start, models):
+    node = start({'model_path': models['slow'], 'input_reliability': 'reliable',
+                  'input_depth': 10})
+    driver.record_diagnostics()
+    topic = node.topic('class_mask')
+    driver.record(topic)
+    pub = driver.publisher(Image, node.image_topic, depth=10)
+    driver.wait_connected(pub, node, [topic])
+    sent = {}
+    rgb = frame(240, 320, seed=1)
+    t_end = time.monotonic() + 4.0
+    i = 0
+    while time.monotonic() < t_end:
+        msg = image_msg(i, rgb)
+        sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = (i, time.monotonic())
+        pub.publish(msg)
+        i += 1
+        time.sleep(1 / 30)
+    n_sent = i
+    driver.wait_for(lambda: False, timeout=3.0)  # let the last frame finish
+    with driver.cond:
+        outs = [(t, (m.header.stamp.sec, m.header.stamp.nanosec))
+                for t, m in driver.received[topic]]
+    assert len(outs) >= 2, node.output()
+    assert len(outs) < n_sent / 2, 'the model is fast enough that nothing was dropped'
+    latencies = [t - sent[s][1] for t, s in outs]
+    index = [sent[s][0] for _, s in outs]
+    assert index == sorted(index)
+    gaps = np.diff([t for t, _ in outs])
+    infer = float(np.median(gaps))
+    # A queue would make latency grow with every frame; newest-only keeps it near one
+    # inference time (plus one frame interval and DDS time).
+    assert max(latencies) < 3 * infer + 0.5, (latencies, infer)
+    assert index[-1] >= n_sent - 1 - int(30 * (2 * infer + 0.3)), (index, n_sent)
+    d = driver.wait_for(lambda: driver.latest_diagnostics(node.name), timeout=5)
+    assert int(d['frames_dropped']) > 0
+
+
+def test_bad_parameters_at_startup_exit_with_one_line(start, models, tmp_path):
+    cases = {
+        'overlay_alpha': {'model_path': models['a'], 'overlay_alpha': 2.0},
+        'device': {'model_path': models['a'], 'device': 'cuda:7'},
+        'precision': {'model_path': models['a'], 'precision': 'fp64'},
+        'model_path': {'model_path': str(tmp_path / 'missing.safetensors')},
+        'input_reliability': {'model_path': models['a'], 'input_reliability': 'sometimes'},
+    }
+    for name, params in cases.items():
+        node = start(params)
+        code = node.wait_exit(60)
+        out = node.output()
+        assert code != 0, (name, out)
+        assert 'Traceback' not in out, out
+        errors = [line for line in out.splitlines() if line.startswith('segnet_node: error:')]
+        assert len(errors) == 1 and name in errors[0], (name, out)
+
+
+def test_bad_runtime_parameters_are_refused(driver, start, models, tmp_path):
+    node = start({'model_path': models['a']})
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node)
+    res = driver.set_parameters(node.name, overlay_alpha=1.5)[0]
+    assert not res.successful
+    assert driver.get_parameters(node.name, 'overlay_alpha')['overlay_alpha'] == 0.5
+    res = driver.set_parameters(node.name, precision='fp64')[0]
+    assert not res.successful and 'precision' in res.reason
+    res = driver.set_parameters(node.name, input_depth=5)[0]
+    assert not res.successful  # QoS is fixed after start-up (read-only)
+    res = driver.set_parameters(node.name, overlay_alpha=0.25)[0]
+    assert res.successful
+    assert driver.get_parameters(node.name, 'overlay_alpha')['overlay_alpha'] == 0.25
+
+
+def test_runtime_model_swap_and_refusals(driver, start, models, tmp_path):
+    node = start({'model_path': models['a']})
+    driver.record_diagnostics()
+    topic = node.topic('class_mask')
+    driver.record(topic)
+    pub = driver.publisher(Image, node.image_topic)
+    driver.wait_connected(pub, node, [topic])
+
+    def model_in_use():
+        return (driver.latest_diagnostics(node.name) or {}).get('model')
+
+    assert driver.wait_for(lambda: model_in_use() == models['a'])
+    # A file that is not a model is refused at once; the old model keeps running.
+    garbage = tmp_path / 'garbage.safetensors'
+    garbage.write_bytes(b'\x00' * 100)
+    res = driver.set_parameters(node.name, model_path=str(garbage))[0]
+    assert not res.successful and 'garbage.safetensors' in res.reason
+    # A valid model is loaded in the background and swapped in.
+    assert driver.set_parameters(node.name, model_path=models['b'])[0].successful
+    assert driver.wait_for(lambda: model_in_use() == models['b'], timeout=30), node.output()
+    assert driver.publish_until(pub, image_msg(11), lambda: (1011, 134) in stamps(driver, topic))
+    # A model with another class set is refused after loading; the parameter reverts.
+    assert driver.set_parameters(node.name, model_path=models['other_classes'])[0].successful
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if driver.get_parameters(node.name, 'model_path')['model_path'] == models['b']:
+            break
+        time.sleep(0.2)
+    assert driver.get_parameters(node.name, 'model_path')['model_path'] == models['b']
+    assert 'class set' in node.output()
+    assert driver.publish_until(pub, image_msg(12), lambda: (1012, 135) in stamps(driver, topic))
+    assert model_in_use() == models['b']
+
+
+def test_rejected_frames_are_counted_and_node_goes_on(driver, start, models):
+    node = start({'model_path': models['a'], 'max_image_pixels': 1_000_000,
+                  'input_reliability': 'reliable', 'input_depth': 10})
+    driver.record_diagnostics()
+    topic = node.topic('class_mask')
+    driver.record(topic)
+    pub = driver.publisher(Image, node.image_topic, depth=10)
+    driver.wait_connected(pub, node, [topic])
+    # Handshake with a valid frame so that the reliable bad frames below are all delivered.
+    assert driver.publish_until(pub, image_msg(0), lambda: (1000, 123) in stamps(driver, topic))
+    bad = [
+        Image(header=header(1), height=10, width=10, encoding='rgb8', step=30, data=b'\x00'),
+        Image(header=header(2), height=10, width=10, encoding='nope', step=30,
+              data=b'\x00' * 300),
+        Image(header=header(3), height=100000, width=100000, encoding='rgb8', step=300000,
+              data=b'\x00' * 10),
+    ]
+    for msg in bad:
+        pub.publish(msg)
+        driver.wait_for(lambda: False, timeout=0.3)  # one at a time: newest-only input
+    assert driver.publish_until(pub, image_msg(4), lambda: (1004, 127) in stamps(driver, topic)
+                                ), node.output()
+    d = driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
+        'frames_rejected') == '3' and driver.latest_diagnostics(node.name), timeout=5)
+    assert d, driver.latest_diagnostics(node.name)
+    out = node.output()
+    assert 'frame rejected' in out and 'Traceback' not in out
+
+
+def test_compressed_input_and_camera_info(driver, start, models):
+    node = start({'model_path': models['a'], 'use_compressed': True, 'use_camera_info': True})
+    mask_topic, info_topic = node.topic('class_mask'), node.topic('camera_info')
+    driver.record(mask_topic)
+    driver.record(info_topic, CameraInfo)
+    pub = driver.publisher(CompressedImage, node.image_topic + '/compressed')
+    info_pub = driver.publisher(CameraInfo, f'/{node.name}_cam/camera_info')
+    driver.wait_connected(pub, node, [mask_topic, info_topic])
+    cam = CameraInfo(header=header(0), width=140, height=100)
+    cam.k = [100.0, 0.0, 70.0, 0.0, 100.0, 50.0, 0.0, 0.0, 1.0]
+    cam.p = [100.0, 0.0, 70.0, 0.0, 0.0, 100.0, 50.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    while info_pub.get_subscription_count() == 0:
+        time.sleep(0.05)
+    msg = conversions.numpy_to_compressed(frame(50, 70), 'png', CompressedImage,
+                                          header=header(5))
+
+    def both():
+        info_pub.publish(cam)
+        return driver.received[mask_topic] and driver.received[info_topic]
+    assert driver.publish_until(pub, msg, both), node.output()
+    mask = driver.received[mask_topic][0][1]
+    assert (mask.height, mask.width) == (50, 70) and mask.header.stamp.sec == 1005
+    info = driver.received[info_topic][0][1]
+    assert info.header.stamp.sec == 1005 and (info.width, info.height) == (70, 50)
+    assert info.k[0] == pytest.approx(50.0) and info.k[5] == pytest.approx(25.0)
+
+
+def test_sigterm_and_sigint_shut_down_cleanly(driver, start, models):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        node = start({'model_path': models['a']})
+        pub = driver.publisher(Image, node.image_topic)
+        driver.wait_connected(pub, node)
+        code = node.stop(sig, timeout=20)
+        assert code in (0, -sig), (sig, code, node.output())
+        assert 'Traceback' not in node.output()
