@@ -218,12 +218,13 @@ class Segmenter:
         return Result(infer_s=infer_s, total_s=time.perf_counter() - t0, **arrays)
 
 
-def _to_host(tensors):
-    """Bring device tensors to numpy; on CUDA in one copy of one packed byte buffer."""
+def _to_host(tensors, packed=None):
+    """Bring device tensors to numpy; off the CPU in one copy of one packed byte buffer."""
     if not tensors:
         return {}
-    first = next(iter(tensors.values()))
-    if first.device.type == 'cpu':
+    if packed is None:
+        packed = next(iter(tensors.values())).device.type != 'cpu'
+    if not packed:
         return {k: v.numpy() for k, v in tensors.items()}
     flat = [v.contiguous().view(torch.uint8).reshape(-1) for v in tensors.values()]
     host = torch.cat(flat).cpu().numpy()

@@ -98,6 +98,10 @@ def evaluate(model, loader, num_classes, ignore_index, device, amp=False, bounda
         with torch.autocast(device.type, dtype=torch.float16,
                             enabled=amp and device.type == 'cuda'):
             logits = model(img)
+        if logits.shape[-2:] != lbl.shape[-2:]:
+            # The net may run below the label resolution; score at the label's.
+            logits = F.interpolate(logits.float(), size=lbl.shape[-2:], mode='bilinear',
+                                   align_corners=False)
         metrics.update(lbl, logits.argmax(1))
     metrics.reduce_from_all_processes()
     return metrics.compute(), metrics.cm.mat.cpu()

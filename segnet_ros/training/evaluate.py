@@ -39,7 +39,8 @@ def evaluate_model_file(model_path, data_root, split='val', device='auto', batch
     dev = resolve_device(device)
     model, info = modelfile.load_model_file(model_path, dev)
     size = input_size or info.input_size
-    tf = PairTransform(info.mean, info.std, info.ignore_index, resize=size)
+    tf = PairTransform(info.mean, info.std, info.ignore_index, resize=size,
+                       resize_label=False)
     ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, tf,
                              cache=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)

@@ -133,7 +133,8 @@ def build_loaders(cfg, data_root, classes, rank, world):
     k = classes['num_classes']
     train_tf = PairTransform(cfg['mean'], cfg['std'], ign, scale=cfg['scale'], crop=cfg['crop'],
                              flip=cfg['flip'], jitter=cfg['jitter'], resize=cfg['input_size'])
-    val_tf = PairTransform(cfg['mean'], cfg['std'], ign, resize=cfg['input_size'])
+    val_tf = PairTransform(cfg['mean'], cfg['std'], ign, resize=cfg['input_size'],
+                           resize_label=False)
     train = SegmentationDataset(data_root, cfg['train_split'], k, ign, train_tf, cfg['cache'])
     val = SegmentationDataset(data_root, cfg['val_split'], k, ign, val_tf, cfg['cache'])
     sampler = torch.utils.data.distributed.DistributedSampler(

@@ -32,7 +32,7 @@ class PairTransform:
     """
 
     def __init__(self, mean, std, ignore_index, scale=(1.0, 1.0), crop=None, flip=False,
-                 jitter=0.0, resize=None):
+                 jitter=0.0, resize=None, resize_label=True):
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1) * 255
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1) * 255
         self.ignore_index = ignore_index
@@ -41,6 +41,8 @@ class PairTransform:
         self.flip = flip
         self.jitter = float(jitter)
         self.resize = tuple(resize) if resize else None
+        # Evaluation resizes only the image: metrics are taken at the label's resolution.
+        self.resize_label = resize_label
         self.generator = torch.Generator().manual_seed(0)
 
     def _rand(self, lo=0.0, hi=1.0):
@@ -54,9 +56,10 @@ class PairTransform:
             h, w = self.resize
         s = self._rand(*self.scale) if self.scale != (1.0, 1.0) else 1.0
         size = (max(1, round(h * s)), max(1, round(w * s)))
-        if size != tuple(lbl.shape):
+        if size != tuple(img.shape[-2:]):
             img = F.interpolate(img[None], size=size, mode='bilinear', align_corners=False,
-                                antialias=s < 1)[0]
+                                antialias=size[0] < img.shape[-2])[0]
+        if size != tuple(lbl.shape) and self.resize_label:
             lbl = F.interpolate(lbl[None, None].float(), size=size, mode='nearest')[0, 0].long()
         if self.crop:
             img, lbl = self._random_crop(img, lbl)

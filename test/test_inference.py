@@ -1,0 +1,166 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The inference core on the CPU with small models (no ROS)."""
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_model_file
+from segnet_ros import inference
+from segnet_ros.inference import Segmenter
+from segnet_ros.inference import SegmenterError
+
+
+def rgb(h=50, w=70, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope='module')
+def seg(models):
+    return Segmenter(models['a'], device='cpu')
+
+
+def test_outputs_at_input_resolution(seg):
+    res = seg.segment(rgb(), outputs=inference.OUTPUTS, alpha=0.3)
+    assert res.mask.shape == (50, 70) and res.mask.dtype == np.uint8
+    assert res.mask.max() < seg.num_classes
+    assert res.color.shape == (50, 70, 3) and res.color.dtype == np.uint8
+    assert res.overlay.shape == (50, 70, 3)
+    assert res.confidence.shape == (50, 70) and res.confidence.dtype == np.float32
+    assert res.uncertainty is None  # not a Bayesian model
+    assert 0 < res.infer_s <= res.total_s
+
+
+def test_only_requested_outputs(seg):
+    res = seg.segment(rgb(), outputs=('mask',))
+    assert res.mask is not None
+    assert res.color is None and res.overlay is None and res.confidence is None
+    res = seg.segment(rgb(), outputs=('overlay',))
+    assert res.overlay is not None and res.mask is None and res.color is None
+
+
+def test_mask_matches_model_argmax_and_colours_and_overlay(seg):
+    img = rgb(48, 64, seed=3)  # the model's own input size: no resizing involved
+    res = seg.segment(img, outputs=('mask', 'color', 'overlay', 'confidence'), alpha=0.25)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
+    std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
+    with torch.no_grad():
+        logits = seg.model(((x - mean) / std).contiguous(memory_format=torch.channels_last))
+    np.testing.assert_array_equal(res.mask, logits[0].argmax(0).numpy())
+    np.testing.assert_allclose(res.confidence, torch.softmax(logits[0], 0).amax(0).numpy(),
+                               atol=1e-6)
+    palette = np.array(seg.class_colors, np.uint8)
+    np.testing.assert_array_equal(res.color, palette[res.mask])
+    expected = np.floor(img * 0.75 + palette[res.mask] * 0.25 + 0.5)
+    assert np.abs(res.overlay.astype(int) - expected).max() <= 1
+
+
+def test_alpha_extremes(seg):
+    img = rgb()
+    res0 = seg.segment(img, outputs=('overlay', 'color'), alpha=0.0)
+    res1 = seg.segment(img, outputs=('overlay', 'color'), alpha=1.0)
+    np.testing.assert_array_equal(res0.overlay, img)
+    np.testing.assert_array_equal(res1.overlay, res1.color)
+
+
+@pytest.mark.parametrize('size', [(1, 1), (17, 23), (480, 640), (33, 101)])
+def test_any_input_size(seg, size):
+    res = seg.segment(rgb(*size), outputs=('mask', 'confidence'))
+    assert res.mask.shape == size
+
+
+def test_input_size_override(models):
+    seg = Segmenter(models['a'], device='cpu', input_size=(32, 40))
+    assert seg.input_size == (32, 40)
+    assert seg.segment(rgb(), outputs=('mask',)).mask.shape == (50, 70)
+    with pytest.raises(SegmenterError, match='input_size'):
+        Segmenter(models['a'], device='cpu', input_size=(4, 40))
+
+
+def test_bayesian_uncertainty(models):
+    seg = Segmenter(models['bayesian'], device='cpu', mc_samples=4)
+    assert seg.bayesian
+    res = seg.segment(rgb(), outputs=('mask', 'confidence', 'uncertainty'))
+    assert res.uncertainty.shape == (50, 70) and res.uncertainty.dtype == np.float32
+    assert res.uncertainty.min() >= 0 and res.uncertainty.max() > 0
+
+
+def test_bad_images_are_refused(seg):
+    for bad in (np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8),
+                np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 3), np.uint8)):
+        with pytest.raises(ValueError, match='uint8 RGB'):
+            seg.segment(bad)
+    with pytest.raises(ValueError, match='unknown outputs'):
+        seg.segment(rgb(), outputs=('mask', 'depth'))
+
+
+def test_device_and_precision_selection(models, monkeypatch):
+    assert inference.resolve_device('cpu').type == 'cpu'
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    assert inference.resolve_device('auto').type == 'cpu'
+    for name in ('cuda', 'cuda:1'):
+        with pytest.raises(SegmenterError, match='no CUDA device'):
+            inference.resolve_device(name)
+    with pytest.raises(SegmenterError, match='unknown device'):
+        inference.resolve_device('tpu')
+    warnings = []
+    seg = Segmenter(models['a'], device='cpu', precision='fp16', warn=warnings.append)
+    assert seg.dtype == torch.float32 and 'fp16 is not supported' in warnings[0]
+    with pytest.raises(SegmenterError, match='unknown precision'):
+        Segmenter(models['a'], device='cpu', precision='int3')
+    assert inference.resolve_precision('auto', torch.device('cpu')) == torch.float32
+    assert inference.resolve_precision('auto', torch.device('cuda')) == torch.float16
+
+
+def test_bf16_on_cpu_runs(models):
+    seg = Segmenter(models['a'], device='cpu', precision='bf16')
+    assert seg.segment(rgb(), outputs=('mask',)).mask.shape == (50, 70)
+
+
+def test_bad_model_file_is_one_clear_error(tmp_path):
+    bad = tmp_path / 'bad.safetensors'
+    bad.write_bytes(b'not a model')
+    with pytest.raises(SegmenterError, match='bad.safetensors'):
+        Segmenter(str(bad), device='cpu')
+    with pytest.raises(SegmenterError, match='no such model file'):
+        Segmenter(str(tmp_path / 'missing.safetensors'), device='cpu')
+
+
+def test_packed_copy_back_unpacks_every_dtype():
+    tensors = {'mask': torch.randint(0, 5, (7, 9), dtype=torch.uint8),
+               'color': torch.randint(0, 255, (7, 9, 3), dtype=torch.uint8),
+               'confidence': torch.rand(7, 9)}
+    # The single-copy path used on CUDA, exercised on CPU tensors.
+    arrays = inference._to_host(tensors, packed=True)
+    assert list(arrays) == list(tensors)
+    for k, v in tensors.items():
+        assert arrays[k].dtype == v.numpy().dtype
+        np.testing.assert_array_equal(arrays[k], v.numpy())
+
+
+def test_close_releases_the_model(models):
+    seg = Segmenter(models['a'], device='cpu')
+    seg.close()
+    assert seg.model is None
+
+
+def test_make_model_file_helper_gives_other_weights(tmp_path):
+    a = Segmenter(make_model_file(tmp_path / 'x.safetensors', seed=5), device='cpu')
+    b = Segmenter(make_model_file(tmp_path / 'y.safetensors', seed=6), device='cpu')
+    img = rgb()
+    assert not np.array_equal(a.segment(img, ('confidence',)).confidence,
+                              b.segment(img, ('confidence',)).confidence)
