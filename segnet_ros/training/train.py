@@ -302,8 +302,9 @@ def main(argv=None):
         print('segnet_train: interrupted; resume with --resume '
               f"{os.path.join(args.out, 'last.ckpt')}", file=sys.stderr)
         return 130
-    best_file = os.path.join(args.out, 'best.safetensors')
-    _log(f'best val mIoU {100 * best:.2f}; model file {best_file}')
+    if int(os.environ.get('RANK', '0')) == 0:
+        best_file = os.path.join(args.out, 'best.safetensors')
+        print(f'best val mIoU {100 * best:.2f}; model file {best_file}')
     return 0
 
 

@@ -1,0 +1,115 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Benchmark model inference on 360x480 frames, side by side in one run.
+
+Times the bare forward pass and the whole Segmenter call (resize, forward, argmax, colours,
+overlay, copy back) for the bundled model and for reference architectures with random
+weights, on the same frames, interleaved so that machine noise hits all alike. Prints a table
+and writes JSON.
+
+    .venv/bin/python benchmarks/bench_models.py --runs 20 --json out/bench_models.json
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from segnet_ros import modelfile  # noqa: E402
+from segnet_ros.inference import Segmenter  # noqa: E402
+from segnet_ros.nets import build_model  # noqa: E402
+from segnet_ros.paths import default_model_path  # noqa: E402
+from segnet_ros.stats import summarize  # noqa: E402
+
+
+def reference_model(tmp, name, width):
+    """Write a random-weight model file of an architecture at 360x480 input."""
+    path = os.path.join(tmp, f'{name}_x{width}.safetensors')
+    model = build_model(name, 11, width)
+    modelfile.save_model_file(path, model, modelfile.default_info(
+        name, 11, width=width, input_size=[360, 480]))
+    return path
+
+
+def main(argv=None):
+    """Run the benchmark; return the exit code."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--runs', type=int, default=20, help='timed runs per model')
+    p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
+    p.add_argument('--full', action='store_true', help='also time full SegNet (slow on CPU)')
+    p.add_argument('--json', help='write results here')
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    frame = np.random.default_rng(0).integers(0, 256, (360, 480, 3), dtype=np.uint8)
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {'bundled (' + os.path.basename(default_model_path()) + ')':
+                 default_model_path(),
+                 'segnet_basic x1.0 @360x480': reference_model(tmp, 'segnet_basic', 1.0)}
+        if args.full:
+            paths['segnet x1.0 @360x480'] = reference_model(tmp, 'segnet', 1.0)
+        segs = {k: Segmenter(v, device=args.device) for k, v in paths.items()}
+        for seg in segs.values():
+            for _ in range(args.warmup):
+                seg.segment(frame, outputs=('mask', 'color', 'overlay'))
+        times = {k: {'forward': [], 'segment': []} for k in segs}
+        for _ in range(args.runs):
+            for name, seg in segs.items():
+                res = seg.segment(frame, outputs=('mask', 'color', 'overlay'))
+                times[name]['forward'].append(res.infer_s * 1000)
+                times[name]['segment'].append(res.total_s * 1000)
+    base = 'segnet_basic x1.0 @360x480'
+    rows = []
+    print(f'device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} '
+          f'threads, {platform.processor() or platform.machine()}, {args.runs} runs, '
+          '360x480 frames')
+    print(f"{'model':<46}{'params':>10}{'net input':>11}{'forward ms':>12}"
+          f"{'segment ms':>12}{'speed-up':>10}")
+    base_ms = summarize(times[base]['segment'])['p50']
+    for name, seg in segs.items():
+        f = summarize(times[name]['forward'])
+        s = summarize(times[name]['segment'])
+        params = sum(t.numel() for t in seg.model.parameters())
+        size = 'x'.join(map(str, seg.input_size))
+        speedup = base_ms / s['p50']
+        rows.append({'model': name, 'params': params, 'input_size': list(seg.input_size),
+                     'forward_ms': f, 'segment_ms': s, 'speedup_vs_segnet_basic': speedup})
+        print(f"{name:<46}{params:>10,}{size:>11}{f['p50']:>12.1f}{s['p50']:>12.1f}"
+              f'{speedup:>9.1f}x')
+    print('ms are medians; "segment" is the whole call on a 360x480 frame (resize, forward, '
+          'argmax, colours, overlay); speed-up is segnet_basic segment / model segment.')
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump({'device': args.device, 'torch': torch.__version__, 'threads':
+                       torch.get_num_threads(), 'runs': args.runs,
+                       'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'rows': rows}, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
