@@ -122,7 +122,7 @@ def _open(path, with_tensors=False):
     if head.startswith(_PICKLE_MAGIC):
         raise ModelFileError(
             f'{path}: looks like a pickle / torch.save checkpoint; refusing to unpickle it '
-            '(it could run code). Convert it to a .safetensors model file with segnet_export.')
+            '(it could run code). Model files are .safetensors, as segnet_train writes them.')
     try:
         with safe_open(path, framework='pt') as f:
             raw = f.metadata() or {}

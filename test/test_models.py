@@ -37,7 +37,8 @@ def test_parameter_count_segnet_matches_paper():
     # Conv weights + conv biases + BatchNorm affine (gamma, beta), exactly what the Caffe
     # segnet_train.prototxt holds; BN running statistics are buffers, not parameters.
     n = n_params(build_model('segnet', 11))
-    assert n == 29_449_355, f'SegNet (11 classes) should have the Caffe count 29,449,355, got {n:,}'
+    assert n == 29_449_355, \
+        f'SegNet (11 classes) should have the Caffe count 29,449,355, got {n:,}'
 
 
 def test_parameter_count_segnet_basic_matches_paper():

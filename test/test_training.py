@@ -263,6 +263,14 @@ def test_resize_is_nearest_for_labels():
     assert torch.equal(out, lbl.repeat_interleave(2, 0).repeat_interleave(2, 1))
 
 
+def test_resize_image_only_for_evaluation():
+    img, lbl = sample_pair(32, 48)
+    out_img, out_lbl = PairTransform(MEAN, STD, IGN, resize=(16, 24), resize_label=False)(
+        img, lbl)
+    assert out_img.shape == (3, 16, 24)
+    assert torch.equal(out_lbl, lbl)
+
+
 def test_crop_pads_with_ignore_index():
     img, lbl = sample_pair()
     out_img, out_lbl = PairTransform(MEAN, STD, IGN, crop=(40, 60))(img, lbl)
@@ -497,6 +505,17 @@ def test_eval_main_writes_json(trained, dataset, tmp_path, capsys):
     _, info = load_model_file(trained / 'best.safetensors')
     for key in ('global_acc', 'class_acc', 'miou', 'bf'):
         assert res[key] == pytest.approx(info.metrics[key], abs=1e-4), key
+
+
+def test_eval_scores_at_label_resolution(trained, dataset):
+    data, _ = dataset
+    # The net runs at 16 x 24; its logits are upsampled to the 32 x 48 labels.
+    res, mat, _ = evaluate_cli.evaluate_model_file(
+        str(trained / 'best.safetensors'), str(data), 'val', 'cpu', input_size=(16, 24))
+    valid = sum(int((np.array(Image.open(p)) != IGN).sum())
+                for _, p in find_pairs(str(data), 'val'))
+    assert valid == 4 * 32 * 48 - 2 * 15
+    assert res['pixels'] == valid == int(mat.sum())
 
 
 def test_eval_main_missing_model(dataset, tmp_path, capsys):

@@ -123,11 +123,17 @@ class BagWriter:
 
     def write(self, topic, msgtype, msg, stamp_ns):
         """Serialise ``msg`` and write it at ``stamp_ns`` (receive time, nanoseconds)."""
+        self.write_raw(topic, msgtype, TYPESTORE.serialize_cdr(msg, msgtype), stamp_ns)
+
+    def write_raw(self, topic, msgtype, data, stamp_ns):
+        """Write already serialised CDR bytes (from rosbags or rclpy)."""
+        if msgtype not in TYPESTORE.types:
+            raise BagError(f'{topic}: unknown message type {msgtype}')
         conn = self._conns.get(topic)
         if conn is None:
             conn = self._conns[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=TYPESTORE)
-        self._writer.write(conn, int(stamp_ns), TYPESTORE.serialize_cdr(msg, msgtype))
+        self._writer.write(conn, int(stamp_ns), bytes(data))
 
 
 @dataclass
@@ -159,6 +165,21 @@ def topics(path):
         return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
     finally:
         reader.close()
+
+
+def copy_messages(path, writer, skip_unknown=True):
+    """Copy every message of a bag whose type we know into ``writer``; return skipped topics."""
+    reader = open_reader(path)
+    skipped = set()
+    try:
+        for conn, timestamp, raw in reader.messages():
+            if conn.msgtype not in TYPESTORE.types:
+                skipped.add(conn.topic)
+                continue
+            writer.write_raw(conn.topic, conn.msgtype, raw, timestamp)
+    finally:
+        reader.close()
+    return sorted(skipped)
 
 
 def read_messages(path, wanted, on_error=None):

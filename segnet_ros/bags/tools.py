@@ -23,6 +23,8 @@ from tqdm import tqdm
 
 from . import io
 from .. import conversions
+from ..inference import SegmenterError
+from ..paths import default_model_path
 from ..training.datasets import DatasetError
 from ..training.datasets import find_pairs
 from ..training.datasets import read_image
@@ -89,6 +91,63 @@ def bag_to_dataset(bag, out, image_topic, label_topic=None, progress=True):
     return counts['images'], counts['labels']
 
 
+def run_offline_eval(args):
+    """Run the ``eval`` subcommand."""
+    from .evaluate import offline_evaluate
+    from .evaluate import summary_text
+    from .evaluate import write_report
+    from ..inference import Segmenter
+
+    seg = Segmenter(args.model, device=args.device)
+    n = io.topics(args.bag).get(args.image_topic, (None, 0))[1]
+    bar = tqdm(total=n, desc='frames', unit='frame', disable=None)
+    scorer, res, preds = offline_evaluate(
+        args.bag, seg, args.image_topic, args.label_topic, int(args.tolerance_ms * 1e6),
+        args.samples, progress=bar.update)
+    bar.close()
+    res = write_report(args.out, res, scorer, f'Offline evaluation of {args.bag}',
+                       {'model': seg.model_path, 'bag': os.path.abspath(args.bag),
+                        'device': str(seg.device)})
+    print(summary_text(res, seg.class_names))
+    print(f'report: {os.path.join(args.out, "report.md")}')
+    if args.write_bag:
+        with io.BagWriter(args.write_bag, args.storage) as out:
+            skipped = io.copy_messages(args.bag, out)
+            for stamp, (frame_id, mask) in sorted(preds.items()):
+                out.write(args.prediction_topic, io.IMAGE,
+                          io.image_message(mask, 'mono8', stamp, frame_id), stamp)
+        note = f' (not copied, unknown types: {", ".join(skipped)})' if skipped else ''
+        print(f'wrote {args.write_bag} with {len(preds)} predictions on '
+              f'{args.prediction_topic}{note}')
+    return 0 if res['frames_scored'] else 1
+
+
+def run_replay(args):
+    """Run the ``replay`` subcommand."""
+    from .evaluate import summary_text
+    from .evaluate import write_report
+    from .replay import live_replay
+    from .. import modelfile
+
+    info = modelfile.read_model_info(args.model)
+    res, scorer = live_replay(
+        args.bag, args.image_topic, args.label_topic, args.publish_topic, args.mask_topic,
+        (info.num_classes, info.ignore_index, info.class_names, info.class_colors),
+        rate=args.rate, tolerance_ns=int(args.tolerance_ms * 1e6), settle_s=args.settle,
+        connect_timeout=args.connect_timeout, record_bag=args.record_bag,
+        storage=args.storage)
+    res = write_report(args.out, res, scorer, f'Live replay of {args.bag}',
+                       {'bag': os.path.abspath(args.bag), 'rate': args.rate,
+                        'mask_topic': args.mask_topic})
+    print(summary_text(res, info.class_names))
+    print(f"sent {res['frames_sent']}, received {res['outputs_received']}, dropped by the node "
+          f"{res['frames_dropped_by_node']}; latency ms p50 {res['latency_ms_p50']:.1f}, "
+          f"p95 {res['latency_ms_p95']:.1f}, max {res['latency_ms_max']:.1f}; throughput "
+          f"{res['throughput_hz']:.1f} Hz at input {res['input_rate_hz']:.1f} Hz")
+    print(f'report: {os.path.join(args.out, "report.md")}')
+    return 0 if res['outputs_received'] else 1
+
+
 def get_args_parser():
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog='segnet_bag',
@@ -113,6 +172,36 @@ def get_args_parser():
     b.add_argument('out', help='output folder (images/ and labels/ are created)')
     b.add_argument('--image-topic', default='/camera/image_raw')
     b.add_argument('--label-topic', help='mask topic to export too (mono8)')
+    c = sub.add_parser('eval', help='offline: run the model on a bag and score it')
+    c.add_argument('bag')
+    c.add_argument('--model', default=default_model_path(), help='model file')
+    c.add_argument('--image-topic', default='/camera/image_raw')
+    c.add_argument('--label-topic', default='/camera/labels')
+    c.add_argument('--tolerance-ms', type=float, default=0.0,
+                   help='pair to the nearest label stamp within this (0 = exact)')
+    c.add_argument('--device', default='auto')
+    c.add_argument('--samples', type=int, default=4, help='overlay samples in the report')
+    c.add_argument('--out', default='out/eval', help='report folder')
+    c.add_argument('--write-bag', help='new bag: the input topics plus the predicted masks')
+    c.add_argument('--prediction-topic', default='/segnet/class_mask')
+    c.add_argument('--storage', choices=sorted(io.STORAGES), default='sqlite3')
+    r = sub.add_parser('replay', help='live: play a bag into a running node and score it')
+    r.add_argument('bag')
+    r.add_argument('--image-topic', default='/camera/image_raw', help='image topic in the bag')
+    r.add_argument('--label-topic', default='/camera/labels', help='ground truth in the bag')
+    r.add_argument('--publish-topic', default='/camera/image_raw',
+                   help='topic the node subscribes to')
+    r.add_argument('--mask-topic', default='/segnet/class_mask', help="the node's mask topic")
+    r.add_argument('--model', default=default_model_path(),
+                   help='model file whose classes the node uses (for names and colours)')
+    r.add_argument('--rate', type=float, default=1.0, help='factor on the bag rate')
+    r.add_argument('--tolerance-ms', type=float, default=0.0)
+    r.add_argument('--settle', type=float, default=5.0,
+                   help='seconds to wait for outputs after the last frame')
+    r.add_argument('--connect-timeout', type=float, default=60.0)
+    r.add_argument('--record-bag', help="new bag with the node's masks")
+    r.add_argument('--storage', choices=sorted(io.STORAGES), default='sqlite3')
+    r.add_argument('--out', default='out/replay', help='report folder')
     return p
 
 
@@ -120,6 +209,10 @@ def main(argv=None):
     """Entry point; returns the exit code."""
     args = get_args_parser().parse_args(argv)
     try:
+        if args.cmd == 'eval':
+            return run_offline_eval(args)
+        if args.cmd == 'replay':
+            return run_replay(args)
         if args.cmd == 'from-dataset':
             n = dataset_to_bag(args.root, args.split, args.out, args.fps, args.compressed,
                                args.camera_info, args.storage, args.image_topic,
@@ -129,7 +222,8 @@ def main(argv=None):
         else:
             n, k = bag_to_dataset(args.bag, args.out, args.image_topic, args.label_topic)
             print(f'wrote {n} images and {k} labels to {args.out}')
-    except (io.BagError, DatasetError, conversions.ConversionError, ValueError, OSError) as e:
+    except (io.BagError, DatasetError, conversions.ConversionError, ValueError, OSError,
+            SegmenterError, TimeoutError) as e:
         print(f'segnet_bag: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:

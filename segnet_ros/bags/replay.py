@@ -1,0 +1,167 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Live replay: play a bag's images into a running segnet node over ROS 2 and score its output.
+
+Only topic names tie this to the node, so it works against ``segnet_demo``'s node, a node
+from ``ros2 launch`` or one on another machine of the same ROS domain. Frames keep their
+header stamps, so outputs pair with ground truth by stamp; latency is measured from each
+publish to the mask's arrival.
+"""
+
+import threading
+import time
+
+import numpy as np
+
+from . import io
+from .evaluate import check_topic_types
+from .evaluate import Scorer
+from .evaluate import StampIndex
+from .. import conversions
+from ..stats import summarize
+
+
+def _ros_message(bag_msg):
+    """Turn a rosbags image message into the rclpy message type of the same name."""
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CompressedImage
+    from sensor_msgs.msg import Image
+    cls = CompressedImage if bag_msg.msgtype == io.COMPRESSED else Image
+    raw = io.TYPESTORE.serialize_cdr(bag_msg.msg, bag_msg.msgtype)
+    return deserialize_message(bytes(raw), cls)
+
+
+def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_info,
+                rate=1.0, tolerance_ns=0, settle_s=3.0, connect_timeout=60.0,
+                record_bag=None, samples=4, storage='sqlite3', log=print):
+    """
+    Play ``image_topic`` of ``bag`` on ``publish_topic`` and score ``mask_topic``.
+
+    ``class_info`` is (num_classes, ignore_index, class_names, class_colors). ``rate``
+    scales the bag's own timing (2.0 = twice as fast). Returns the results dict and scorer.
+    """
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile
+    from rclpy.qos import ReliabilityPolicy
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import CompressedImage
+    from sensor_msgs.msg import Image
+
+    if rate <= 0:
+        raise ValueError(f'rate must be > 0, got {rate}')
+    num_classes, ignore_index, names, colors = class_info
+    scorer = Scorer(num_classes, ignore_index, names, colors, samples)
+    frames = []
+    labels = {}
+    check_topic_types(bag, image_topic, label_topic)
+
+    def undecodable(topic, stamp, exc):
+        scorer.skip(f'{topic}: message does not decode')
+
+    for m in io.read_messages(bag, [image_topic, label_topic], on_error=undecodable):
+        if m.topic == image_topic:
+            frames.append((m.timestamp, m))
+        else:
+            try:
+                labels[io.stamp_ns(m.msg)] = io.decode_label(m)
+            except (conversions.ConversionError, io.BagError):
+                scorer.skip('label does not decode')
+    if not frames:
+        raise io.BagError(f'{bag}: no messages on {image_topic}')
+    msg_type = CompressedImage if frames[0][1].msgtype == io.COMPRESSED else Image
+
+    if not rclpy.ok():
+        rclpy.init()
+    node = rclpy.create_node('segnet_replay')
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    pub = node.create_publisher(msg_type, publish_topic, qos)
+    received = []
+    lock = threading.Condition()
+
+    def on_mask(msg):
+        with lock:
+            received.append((time.monotonic(), msg))
+            lock.notify_all()
+
+    node.create_subscription(Image, mask_topic, on_mask, QoSProfile(
+        depth=100, reliability=ReliabilityPolicy.RELIABLE))
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    sent = {}
+    try:
+        deadline = time.monotonic() + connect_timeout
+        while pub.get_subscription_count() == 0 or node.count_publishers(mask_topic) == 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f'no node subscribes {publish_topic} and publishes '
+                                   f'{mask_topic} after {connect_timeout:.0f} s')
+            time.sleep(0.05)
+        time.sleep(0.5)  # let the node's side finish matching before the first frame
+        log(f'replaying {len(frames)} frames from {bag} onto {publish_topic} at x{rate}')
+        t0_bag, t0 = frames[0][0], time.monotonic()
+        for bag_time, m in frames:
+            due = t0 + (bag_time - t0_bag) / 1e9 / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            msg = _ros_message(m)
+            sent[io.stamp_ns(m.msg)] = time.monotonic()
+            pub.publish(msg)
+        t_last = time.monotonic()
+        with lock:
+            lock.wait_for(lambda: len(received) >= len(frames), timeout=settle_s)
+        t_end = time.monotonic()
+    finally:
+        executor.shutdown()
+        spinner.join(timeout=5)
+
+    index = StampIndex(labels, tolerance_ns)
+    latencies, unmatched = [], 0
+    for t_recv, msg in received:
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp in sent:
+            latencies.append((t_recv - sent[stamp]) * 1000)
+        key = index.match(stamp)
+        if key is None:
+            unmatched += 1
+            continue
+        try:
+            pred = conversions.imgmsg_to_numpy(msg)
+        except conversions.ConversionError:
+            scorer.skip('output does not decode')
+            continue
+        scorer.add(np.asarray(pred), labels[key], None, stamp)
+    if record_bag:
+        with io.BagWriter(record_bag, storage) as out:
+            for t_recv, msg in received:
+                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+                out.write_raw(mask_topic, io.IMAGE, serialize_message(msg), stamp)
+    node.destroy_node()
+    lat = summarize(latencies)
+    span = (received[-1][0] - t0) if received else 0.0
+    res = scorer.results()
+    res.update({
+        'frames_sent': len(frames), 'outputs_received': len(received),
+        'frames_dropped_by_node': len(frames) - len(received),
+        'outputs_without_ground_truth': unmatched,
+        'latency_ms_p50': lat['p50'], 'latency_ms_p95': lat['p95'], 'latency_ms_max': lat['max'],
+        'throughput_hz': len(received) / span if span > 0 else 0.0,
+        'input_rate_hz': (len(frames) - 1) / (t_last - t0) if t_last > t0 else 0.0,
+        'replay_s': t_end - t0,
+    })
+    return res, scorer
