@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import logging
 import os
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -37,6 +38,9 @@ from .visualize import palette_tensor
 OUTPUTS = ('mask', 'color', 'overlay', 'confidence', 'uncertainty')
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
 _log = logging.getLogger('segnet_ros.inference')
+# Frames arrive as read-only views of message buffers; the core never writes to them, so
+# wrapping them without a copy is safe and torch's warning about it is noise.
+warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
 
 
 class SegmenterError(RuntimeError):
