@@ -35,6 +35,7 @@ setup(
     entry_points={
         'console_scripts': [
             'segnet_node = segnet_ros.node:main',
+            'segnet_lifecycle_node = segnet_ros.node:main_lifecycle',
             'segnet_train = segnet_ros.training.train:main',
             'segnet_eval = segnet_ros.training.evaluate:main',
             'segnet_export = segnet_ros.training.export:main',

@@ -16,6 +16,7 @@
 Start segnet_node on one camera.
 
 ros2 launch segnet_ros segnet.launch.py image:=/camera/image_raw device:=cuda
+ros2 launch segnet_ros segnet.launch.py lifecycle:=true   # managed node, brought to active
 """
 
 import os
@@ -23,54 +24,68 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.conditions import UnlessCondition
+from launch.actions import EmitEvent
+from launch.actions import OpaqueFunction
+from launch.actions import RegisterEventHandler
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch.substitutions import PythonExpression
+from launch_ros.actions import LifecycleNode
 from launch_ros.actions import Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
+
+ARGUMENTS = (
+    ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image); with '
+     'use_compressed the node subscribes <image>/compressed'),
+    ('camera_info', '/camera/camera_info', 'camera_info topic (used when use_camera_info)'),
+    ('model_path', '', 'model file (.safetensors); empty = the params file, else bundled'),
+    ('params_file', None, 'ROS parameters file (/**: ros__parameters)'),
+    ('namespace', '', 'namespace for the node and its outputs'),
+    ('node_name', 'segnet', 'node name'),
+    ('device', 'auto', "'auto', 'cpu', 'cuda' or 'cuda:N'"),
+    ('use_compressed', 'false', 'subscribe CompressedImage on <image>/compressed'),
+    ('log_level', 'info', 'ROS log level'),
+    ('lifecycle', 'false', 'start the managed node and bring it to active'),
+)
+
+
+def _truthy(text):
+    return text.strip().lower() in ('1', 'true', 'yes', 'on')
+
+
+def _nodes(context):
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    # Arguments given on the command line override the params file; an empty model_path
+    # leaves the file's value alone.
+    overrides = {'device': arg['device'], 'use_compressed': _truthy(arg['use_compressed'])}
+    if arg['model_path']:
+        overrides['model_path'] = arg['model_path']
+    image = arg['image']
+    common = dict(package='segnet_ros', name=arg['node_name'], namespace=arg['namespace'],
+                  output='screen', parameters=[arg['params_file'], overrides],
+                  arguments=['--ros-args', '--log-level', arg['log_level']],
+                  remappings=[('image', image), ('image/compressed', image + '/compressed'),
+                              ('camera_info', arg['camera_info'])])
+    if not _truthy(arg['lifecycle']):
+        return [Node(executable='segnet_node', **common)]
+    managed = LifecycleNode(executable='segnet_lifecycle_node', **common)
+
+    def transition(tid):
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(managed),
+                                           transition_id=tid))
+    return [managed,
+            RegisterEventHandler(OnStateTransition(
+                target_lifecycle_node=managed, goal_state='inactive',
+                entities=[transition(Transition.TRANSITION_ACTIVATE)])),
+            transition(Transition.TRANSITION_CONFIGURE)]
 
 
 def generate_launch_description():
     """Return the launch description."""
     share = get_package_share_directory('segnet_ros')
-    args = [
-        DeclareLaunchArgument('image', default_value='/camera/image_raw',
-                              description='input image topic (raw sensor_msgs/Image); with '
-                              'use_compressed the node subscribes <image>/compressed'),
-        DeclareLaunchArgument('camera_info', default_value='/camera/camera_info',
-                              description='camera_info topic (used when use_camera_info)'),
-        DeclareLaunchArgument('model_path', default_value='',
-                              description='model file (.safetensors); empty = bundled model'),
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(share, 'config', 'segnet.yaml'),
-                              description='ROS parameters file (/**: ros__parameters)'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='namespace for the node and its outputs'),
-        DeclareLaunchArgument('node_name', default_value='segnet'),
-        DeclareLaunchArgument('device', default_value='auto',
-                              description="'auto', 'cpu', 'cuda' or 'cuda:N'"),
-        DeclareLaunchArgument('use_compressed', default_value='false',
-                              description='subscribe CompressedImage on <image>/compressed'),
-        DeclareLaunchArgument('log_level', default_value='info'),
-    ]
-    # Arguments given on the command line override the params file.
-    overrides = {'device': LaunchConfiguration('device'),
-                 'use_compressed': PythonExpression(
-                     ["'", LaunchConfiguration('use_compressed'), "'.lower() == 'true'"])}
-    model = PythonExpression(["'", LaunchConfiguration('model_path'), "' != ''"])
-    common = dict(package='segnet_ros', executable='segnet_node',
-                  name=LaunchConfiguration('node_name'),
-                  namespace=LaunchConfiguration('namespace'), output='screen',
-                  arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
-                  remappings=[('image', LaunchConfiguration('image')),
-                              ('image/compressed', [LaunchConfiguration('image'),
-                                                    '/compressed']),
-                              ('camera_info', LaunchConfiguration('camera_info'))])
-    nodes = [
-        Node(**common, condition=IfCondition(model),
-             parameters=[LaunchConfiguration('params_file'), overrides,
-                         {'model_path': LaunchConfiguration('model_path')}]),
-        Node(**common, condition=UnlessCondition(model),
-             parameters=[LaunchConfiguration('params_file'), overrides]),
-    ]
-    return LaunchDescription(args + nodes)
+    defaults = {'params_file': os.path.join(share, 'config', 'segnet.yaml')}
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
+                               description=text) for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=_nodes)])

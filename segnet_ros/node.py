@@ -39,6 +39,8 @@ import rclpy
 from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy
@@ -183,11 +185,16 @@ def scale_camera_info(info, header, width, height):
     return out
 
 
-class SegnetNode(Node):
-    """Semantic segmentation node: image in; class mask, colours, overlay, confidence out."""
+class SegnetMixin:
+    """
+    The node's state and work, shared by the plain and the lifecycle node.
 
-    def __init__(self, node_name='segnet', **kwargs):
-        super().__init__(node_name, **kwargs)
+    The subclasses decide when each piece exists: the plain node builds everything at once;
+    the lifecycle node loads the model and creates publishers on configure, subscribes on
+    activate and releases everything on deactivate / cleanup.
+    """
+
+    def _init_parameters(self):
         for name, (default, desc) in PARAMETERS.items():
             self.declare_parameter(name, default, desc)
         self.p = {name: self.get_parameter(name).value for name in PARAMETERS}
@@ -199,6 +206,7 @@ class SegnetNode(Node):
         self._wake = threading.Condition(self._lock)
         self._pending = None          # newest unprocessed frame: (msg, receive time)
         self._stop = False
+        self._worker = None
         self.counters = {'received': 0, 'processed': 0, 'dropped': 0, 'rejected': 0,
                          'errors': 0, 'idle_skipped': 0, 'model_swaps': 0}
         self.in_rate, self.out_rate = RateMeter(), RateMeter()
@@ -206,24 +214,35 @@ class SegnetNode(Node):
         self._camera_info = None
         self._last_outputs = ''
         self._reloading = False
-        self.segmenter = self._build_segmenter(self.p)
-        self._declare_class_parameters()
+        self.segmenter = None
+        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
+        self.sub = self.info_sub = self.diag_timer = None
+        # Class names and colours are read-only parameters; the header of the model file
+        # gives them without loading any weights.
+        self._declare_class_parameters(modelfile.read_model_info(self._model_path(self.p)))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
 
+    def _create_outputs(self):
         out_qos = QoSProfile(depth=self.p['output_depth'],
                              reliability=self._reliability('output_reliability'))
-        self.pubs = {}
         for topic, out in OUTPUTS.items():
             if out == 'uncertainty' and not self.segmenter.bayesian:
                 continue
             self.pubs[topic] = self.create_publisher(Image, f'~/{topic}', out_qos)
-        self.info_pub = self.create_publisher(CameraInfo, '~/camera_info', out_qos) \
-            if self.p['use_camera_info'] else None
+        if self.p['use_camera_info']:
+            self.info_pub = self.create_publisher(CameraInfo, '~/camera_info', out_qos)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.class_pub = self.create_publisher(String, '~/class_info', latched)
         self._publish_class_info()
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_timer = self.create_timer(self.p['diagnostics_period'],
+                                            self._publish_diagnostics)
+        self._stop = False
+        self._worker = threading.Thread(target=self._work, name='segnet_infer', daemon=True)
+        self._worker.start()
 
+    def _create_inputs(self):
         in_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=self.p['input_depth'],
                             reliability=self._reliability('input_reliability'))
         if self.p['use_compressed']:
@@ -231,27 +250,51 @@ class SegnetNode(Node):
                                                 self._on_image, in_qos)
         else:
             self.sub = self.create_subscription(Image, 'image', self._on_image, in_qos)
-        self.info_sub = self.create_subscription(
-            CameraInfo, 'camera_info', self._on_camera_info, in_qos) \
-            if self.p['use_camera_info'] else None
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.diag_timer = self.create_timer(self.p['diagnostics_period'],
-                                            self._publish_diagnostics)
-        self._worker = threading.Thread(target=self._work, name='segnet_infer', daemon=True)
-        self._worker.start()
+        if self.p['use_camera_info']:
+            self.info_sub = self.create_subscription(CameraInfo, 'camera_info',
+                                                     self._on_camera_info, in_qos)
+
+    def _destroy_inputs(self):
+        for sub in (self.sub, self.info_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self.sub = self.info_sub = None
+        with self._lock:
+            self._pending = None
+
+    def _destroy_outputs(self):
+        self._stop_worker()
+        if self.diag_timer is not None:
+            self.destroy_timer(self.diag_timer)
+        for pub in [*self.pubs.values(), self.info_pub, self.class_pub, self.diag_pub]:
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
+        self.diag_timer = None
+
+    def _unload(self):
+        if self.segmenter is not None:
+            self.segmenter.close()
+        self.segmenter = None
+
+    def _log_ready(self):
+        seg = self.segmenter
         self.get_logger().info(
-            f"ready: model {self.segmenter.model_path} ({self.segmenter.info.architecture} "
-            f"x{self.segmenter.info.width}, {self.segmenter.num_classes} classes) on "
-            f"{self.segmenter.device} {str(self.segmenter.dtype).replace('torch.', '')}, "
-            f"input {self.sub.topic_name}, outputs under {self.get_fully_qualified_name()}/")
+            f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
+            f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
+            f', input {self.sub.topic_name}, outputs under {self.get_fully_qualified_name()}/')
 
     # ---- set-up helpers -------------------------------------------------------------------
     def _reliability(self, name):
         return ReliabilityPolicy.RELIABLE if self.p[name] == 'reliable' \
             else ReliabilityPolicy.BEST_EFFORT
 
+    @staticmethod
+    def _model_path(p):
+        return os.path.realpath(os.path.expanduser(p['model_path'] or default_model_path()))
+
     def _build_segmenter(self, p):
-        path = os.path.realpath(os.path.expanduser(p['model_path'] or default_model_path()))
+        path = self._model_path(p)
         try:
             seg = Segmenter(path, device=p['device'], precision=p['precision'],
                             input_size=(p['inference_height'], p['inference_width']),
@@ -262,20 +305,20 @@ class SegnetNode(Node):
             raise StartupError(str(e)) from None
         return seg
 
-    def _declare_class_parameters(self):
-        seg = self.segmenter
-        self.declare_parameter('class_names', list(seg.class_names), _describe(
+    def _declare_class_parameters(self, info):
+        self.class_names = list(info.class_names)
+        self.declare_parameter('class_names', self.class_names, _describe(
             'class name of each mask value (read-only, from the model)',
             ParameterType.PARAMETER_STRING_ARRAY, read_only=True))
-        self.declare_parameter('class_colors', [v for c in seg.class_colors for v in c],
+        self.declare_parameter('class_colors', [v for c in info.class_colors for v in c],
                                _describe('r, g, b of each class, flattened (read-only)',
                                          ParameterType.PARAMETER_INTEGER_ARRAY,
                                          read_only=True))
-        self.declare_parameter('model_resolved_path', seg.model_path, _describe(
-            'the model file in use (read-only)', _S, read_only=True))
 
     def _publish_class_info(self):
         seg = self.segmenter
+        if self.class_pub is None:
+            return
         self.class_pub.publish(String(data=json.dumps({
             'model': seg.model_path, 'architecture': seg.info.architecture,
             'class_names': seg.class_names, 'class_colors': seg.class_colors,
@@ -315,7 +358,7 @@ class SegnetNode(Node):
             if err:
                 return SetParametersResult(successful=False, reason=err)
             new[prm.name] = prm.value
-        if any(new[k] != self.p[k] for k in RELOAD_PARAMS):
+        if self.segmenter is not None and any(new[k] != self.p[k] for k in RELOAD_PARAMS):
             if self._reloading:
                 return SetParametersResult(
                     successful=False, reason='a model reload is already in progress')
@@ -325,16 +368,21 @@ class SegnetNode(Node):
         self.p = new
         return SetParametersResult(successful=True)
 
+    def _load(self, p):
+        """Build a Segmenter for parameters ``p``; refuse a model with other classes."""
+        seg = self._build_segmenter(p)
+        if seg.class_names != self.class_names:
+            seg.close()
+            raise StartupError(
+                f'{seg.model_path} has classes {seg.class_names}, the node publishes '
+                f'{self.class_names}; restart the node to change the class set')
+        return seg
+
     def _reload(self, old, new):
         """Build the new Segmenter off the executor and swap it in; on failure keep the old."""
         log = self.get_logger()
         try:
-            seg = self._build_segmenter(new)
-            if seg.class_names != self.segmenter.class_names:
-                seg.close()
-                raise StartupError(
-                    f'{seg.model_path} has classes {seg.class_names}, the running model '
-                    f'{self.segmenter.class_names}; restart the node to change the class set')
+            seg = self._load(new)
         except StartupError as e:
             log.error(f'model reload refused, keeping {self.segmenter.model_path}: {e}')
             self._reloading = False
@@ -359,6 +407,8 @@ class SegnetNode(Node):
                     return
                 (msg, t_recv), self._pending = self._pending, None
                 segmenter = self.segmenter
+            if segmenter is None:
+                continue
             try:
                 self._process(segmenter, msg, t_recv)
             except Exception as e:  # one bad frame must never stop the node
@@ -404,6 +454,8 @@ class SegnetNode(Node):
     # ---- diagnostics ----------------------------------------------------------------------
     def _publish_diagnostics(self):
         seg = self.segmenter
+        if seg is None or self.diag_pub is None:
+            return
         with self._lock:
             c = dict(self.counters)
         values = {
@@ -436,15 +488,85 @@ class SegnetNode(Node):
         self.diag_pub.publish(arr)
 
     # ---- shutdown -------------------------------------------------------------------------
-    def close(self):
-        """Stop the worker and release the model (and its GPU memory)."""
+    def _stop_worker(self):
         with self._lock:
             self._stop = True
+            self._pending = None
             self._wake.notify_all()
-        if self._worker.is_alive():
+        if self._worker is not None and self._worker.is_alive():
             self._worker.join(timeout=10.0)
-        if self.segmenter is not None:
-            self.segmenter.close()
+        self._worker = None
+
+    def close(self):
+        """Stop the worker and release the model (and its GPU memory)."""
+        self._stop_worker()
+        self._unload()
+
+
+class SegnetNode(SegnetMixin, Node):
+    """Semantic segmentation node: image in; class mask, colours, overlay, confidence out."""
+
+    def __init__(self, node_name='segnet', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self._init_parameters()
+        self.segmenter = self._load(self.p)
+        self._create_outputs()
+        self._create_inputs()
+        self._log_ready()
+
+
+class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
+    """
+    Managed variant of the node.
+
+    Parameters on construction, model and publishers on configure, subscription on
+    activate; deactivate unsubscribes, cleanup frees the model and GPU memory.
+
+    A model that cannot be loaded fails the configure transition with one log line.
+    """
+
+    def __init__(self, node_name='segnet', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self._init_parameters()
+
+    def on_configure(self, state):
+        """Load the model and create the publishers."""
+        try:
+            self.segmenter = self._load(self.p)
+        except StartupError as e:
+            self.get_logger().error(f'configure failed: {e}')
+            return TransitionCallbackReturn.FAILURE
+        self._create_outputs()
+        self.get_logger().info(f'configured: {self.segmenter.model_path} on '
+                               f'{self.segmenter.device}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        """Subscribe to the camera."""
+        self._create_inputs()
+        self._log_ready()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state):
+        """Unsubscribe; the model stays loaded."""
+        self._destroy_inputs()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state):
+        """Release publishers, the worker and the model (GPU memory included)."""
+        self._destroy_inputs()
+        self._destroy_outputs()
+        self._unload()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        """Release everything whatever the state."""
+        return self.on_cleanup(state)
+
+    def on_error(self, state):
+        """Release everything after an error in a transition."""
+        self.on_cleanup(state)
+        return TransitionCallbackReturn.SUCCESS
 
 
 def _free_cuda_cache(segmenter):
@@ -453,13 +575,13 @@ def _free_cuda_cache(segmenter):
         torch.cuda.empty_cache()
 
 
-def main(args=None):
+def main(args=None, node_class=None):
     """Run the node until Ctrl-C / SIGTERM; exit non-zero with one line on bad set-up."""
     rclpy.init(args=args)
     node = None
     code = 0
     try:
-        node = SegnetNode()
+        node = (node_class or SegnetNode)()
         rclpy.spin(node)
     except StartupError as e:
         print(f'segnet_node: error: {e}', file=sys.stderr)
@@ -476,6 +598,11 @@ def main(args=None):
         if rclpy.ok():
             rclpy.shutdown()
     return code
+
+
+def main_lifecycle(args=None):
+    """Run the managed node; drive it with the lifecycle services (or ``ros2 lifecycle``)."""
+    return main(args, SegnetLifecycleNode)
 
 
 if __name__ == '__main__':

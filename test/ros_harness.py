@@ -40,10 +40,12 @@ _names = itertools.count()
 class NodeProcess:
     """segnet_node started as its own process with parameters and a unique name."""
 
-    def __init__(self, params, name=None, remaps=(), log_dir=None):
+    def __init__(self, params, name=None, remaps=(), log_dir=None, lifecycle=False):
         self.name = name or f'segnet_t{os.getpid()}_{next(_names)}'
         self.image_topic = f'/{self.name}_cam/image'
-        args = [sys.executable, '-m', 'segnet_ros.node', '--ros-args',
+        entry = ['-c', 'import sys; from segnet_ros.node import main_lifecycle; '
+                 'sys.exit(main_lifecycle())'] if lifecycle else ['-m', 'segnet_ros.node']
+        args = [sys.executable, *entry, '--ros-args',
                 '-r', f'__node:={self.name}', '-r', f'image:={self.image_topic}',
                 '-r', f'image/compressed:={self.image_topic}/compressed',
                 '-r', f'camera_info:=/{self.name}_cam/camera_info']

@@ -1,0 +1,120 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""The managed (lifecycle) node driven through its real lifecycle services."""
+
+import signal
+import time
+
+import pytest
+
+rclpy = pytest.importorskip('rclpy')
+
+from lifecycle_msgs.msg import State  # noqa: E402
+from lifecycle_msgs.msg import Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState  # noqa: E402
+from lifecycle_msgs.srv import GetState  # noqa: E402
+from ros_harness import Driver  # noqa: E402
+from ros_harness import NodeProcess  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from test_node import image_msg  # noqa: E402
+from test_node import stamps  # noqa: E402
+
+pytestmark = pytest.mark.ros
+
+
+def change(driver, node, transition):
+    client = driver._service(ChangeState, f'/{node.name}/change_state', timeout=30)
+    req = ChangeState.Request()
+    req.transition = Transition(id=transition)
+    return driver._call(client, req, timeout=60).success
+
+
+def state(driver, node):
+    client = driver._service(GetState, f'/{node.name}/get_state', timeout=30)
+    return driver._call(client, GetState.Request()).current_state.id
+
+
+def wait_graph(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_lifecycle_transitions(tmp_path, models):
+    driver = Driver()
+    node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
+    mask = node.topic('class_mask')
+    try:
+        assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
+        pub = driver.publisher(Image, node.image_topic)
+        assert driver.node.count_publishers(mask) == 0
+        # configure: model and publishers, no subscription yet
+        assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+        assert state(driver, node) == State.PRIMARY_STATE_INACTIVE
+        assert wait_graph(lambda: driver.node.count_publishers(mask) == 1)
+        assert pub.get_subscription_count() == 0
+        # activate: subscribes and segments
+        driver.record(mask)
+        assert change(driver, node, Transition.TRANSITION_ACTIVATE)
+        assert state(driver, node) == State.PRIMARY_STATE_ACTIVE
+        assert wait_graph(lambda: pub.get_subscription_count() == 1)
+        assert driver.publish_until(pub, image_msg(1), lambda: (1001, 124) in stamps(
+            driver, mask)), node.output()
+        # deactivate: unsubscribed, publishers stay
+        assert change(driver, node, Transition.TRANSITION_DEACTIVATE)
+        assert wait_graph(lambda: pub.get_subscription_count() == 0)
+        assert driver.node.count_publishers(mask) == 1
+        # cleanup: publishers and model released
+        assert change(driver, node, Transition.TRANSITION_CLEANUP)
+        assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
+        assert wait_graph(lambda: driver.node.count_publishers(mask) == 0)
+        # and it can come back
+        assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+        assert change(driver, node, Transition.TRANSITION_ACTIVATE)
+        assert driver.publish_until(pub, image_msg(2), lambda: (1002, 125) in stamps(
+            driver, mask)), node.output()
+        assert node.proc.poll() is None
+    finally:
+        code = node.stop(signal.SIGINT)
+        driver.close()
+    assert code in (0, -signal.SIGINT), node.output()
+    assert 'Traceback' not in node.output()
+
+
+def test_configure_fails_cleanly_on_a_bad_model(tmp_path, models):
+    driver = Driver()
+    bad = tmp_path / 'bad.safetensors'
+    node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
+    try:
+        assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
+        # The file is valid at construction and broken by the time configure runs.
+        import shutil
+        shutil.copy(models['a'], bad)
+        res = driver.set_parameters(node.name, model_path=str(bad))[0]
+        assert res.successful
+        bad.write_bytes(b'\x00' * 64)
+        assert not change(driver, node, Transition.TRANSITION_CONFIGURE)
+        assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
+        assert 'configure failed' in node.output() and 'bad.safetensors' in node.output()
+        assert node.proc.poll() is None
+        assert driver.set_parameters(node.name, model_path=models['a'])[0].successful
+        assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+    finally:
+        node.stop(signal.SIGINT)
+        driver.close()
+    assert 'Traceback' not in node.output()
