@@ -49,6 +49,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
     """Run one epoch; return mean loss, images/s and the seconds spent waiting for data."""
     model.train()
     use_amp = scaler is not None and scaler.is_enabled()
+    # bf16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX) halves the step time; the
+    # weights and the loss stay fp32.
+    cpu_bf16 = device.type == 'cpu' and cfg.get('cpu_bf16', False)
+    channels_last = device.type == 'cpu' and cfg.get('channels_last', False)
     total_loss, seen, data_wait = 0.0, 0, 0.0
     start = last = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit='batch',
@@ -58,7 +62,10 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
         data_wait += time.perf_counter() - last
         img = img.to(device, non_blocking=True)
         lbl = lbl.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        if channels_last:
+            img = img.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16 if cpu_bf16 else torch.float16,
+                            enabled=use_amp or cpu_bf16):
             logits = model(img)
         loss = segmentation_loss(logits.float(), lbl, weight, cfg['ignore_index'],
                                  cfg['loss_norm'])

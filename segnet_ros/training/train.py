@@ -52,7 +52,7 @@ DEFAULTS = {
     'scheduler': 'constant', 'warmup_epochs': 0,
     'class_weighting': 'median_frequency', 'loss_norm': 'valid_pixels',
     'scale': [1.0, 1.0], 'crop': None, 'flip': False, 'jitter': 0.0,
-    'amp': True, 'seed': 0, 'val_every': 1, 'boundary_f1': True, 'progress': True,
+    'amp': True, 'cpu_bf16': False, 'channels_last': False, 'seed': 0, 'val_every': 1, 'boundary_f1': True, 'progress': True,
 }
 CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
            'class_weighting': ('median_frequency', 'none'),
@@ -173,6 +173,8 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None):
         w = np.ones(k)
     weight = torch.tensor(w, dtype=torch.float32, device=device)
     model = build_model(cfg['architecture'], k, cfg['width']).to(device)
+    if cfg['channels_last'] and device.type == 'cpu':
+        model = model.to(memory_format=torch.channels_last)
     if world > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) \
             if device.type == 'cuda' else model

@@ -1,0 +1,312 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Node overhead and the usual-way comparison, over real DDS with the node in another process.
+
+Part 1 (overhead): frames go one at a time (the next after every output of the last came
+back), so nothing queues; for each frame the bare model forward on the same frame is timed
+in this process just before. Reports end-to-end (publish -> last output received) against
+the forward, and where the rest goes per frame (measured here with the node's own functions).
+
+Part 2 (usual way): segnet_node and a plain rclpy node that infers inside its subscription
+callback with a reliable depth-10 queue (benchmarks/naive_node.py) are each fed 30 Hz for the
+same duration; latency p50/p95/max and frames processed.
+
+    .venv/bin/python benchmarks/bench_node.py --frames 40 --duration 20 --json out/bench_node.json
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+from segnet_ros import conversions  # noqa: E402
+from segnet_ros.bags import io  # noqa: E402
+from segnet_ros.inference import Segmenter  # noqa: E402
+from segnet_ros.paths import default_model_path  # noqa: E402
+from segnet_ros.paths import share_path  # noqa: E402
+from segnet_ros.stats import summarize  # noqa: E402
+
+OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
+
+
+class Harness:
+    """An rclpy node in a thread: publishes frames, records outputs by stamp."""
+
+    def __init__(self):
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        self.rclpy = rclpy
+        if not rclpy.ok():
+            rclpy.init()
+        self.node = rclpy.create_node(f'bench_{os.getpid()}')
+        self.cond = threading.Condition()
+        self.got = {}
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def listen(self, topic, key):
+        """Record (key, stamp) -> receive time for every message on ``topic``."""
+        from rclpy.qos import QoSProfile
+        from rclpy.qos import ReliabilityPolicy
+        from sensor_msgs.msg import Image
+
+        def cb(msg):
+            t = time.monotonic()
+            with self.cond:
+                self.got[(key, msg.header.stamp.sec, msg.header.stamp.nanosec)] = t
+                self.cond.notify_all()
+        self.node.create_subscription(Image, topic, cb, QoSProfile(
+            depth=10, reliability=ReliabilityPolicy.RELIABLE))
+
+    def close(self):
+        """Stop spinning."""
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.destroy_node()
+
+
+def start(cmd_args, name):
+    """Start a node process; return the Popen."""
+    return subprocess.Popen([sys.executable, *cmd_args, '--ros-args', '-r', f'__node:={name}',
+                             '-r', f'image:=/{name}/in'], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def wait_up(h, pub, topics, proc, timeout=60):
+    """Wait until the node subscribes and publishes ``topics``."""
+    deadline = time.monotonic() + timeout
+    while pub.get_subscription_count() == 0 or any(
+            h.node.count_publishers(t) == 0 for t in topics):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError('node did not come up')
+        time.sleep(0.05)
+    time.sleep(1.0)
+
+
+def stop(proc):
+    """SIGINT and wait."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def msg_for(rgb, i):
+    """Return an rgb8 Image stamped with frame index ``i``."""
+    from sensor_msgs.msg import Image
+    m = conversions.numpy_to_imgmsg(rgb, 'rgb8', Image)
+    m.header.stamp.sec, m.header.stamp.nanosec = 1000 + i, i
+    m.header.frame_id = 'camera'
+    return m
+
+
+def breakdown(seg, rgb, runs):
+    """Per-stage time (ms, median) of what the node does to one frame, in this process."""
+    from rclpy.serialization import serialize_message
+    from sensor_msgs.msg import Image
+    msg = msg_for(rgb, 0)
+    stages = {k: [] for k in ('convert', 'resize+normalise', 'forward',
+                              'upsample+argmax+confidence', 'colourise+overlay',
+                              'copy to host', 'build messages', 'serialise')}
+    mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
+    std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
+    for _ in range(runs):
+        t = time.perf_counter()
+        arr = conversions.to_rgb8(msg)
+        stages['convert'].append(time.perf_counter() - t)
+        with torch.inference_mode():
+            t = time.perf_counter()
+            x = torch.from_numpy(arr).permute(2, 0, 1)[None].float()
+            x = torch.nn.functional.interpolate(x, size=seg.input_size, mode='bilinear',
+                                                align_corners=False, antialias=True)
+            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            stages['resize+normalise'].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            logits = seg.model(x.to(seg.dtype)).float()
+            stages['forward'].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            up = torch.nn.functional.interpolate(logits, size=arr.shape[:2], mode='bilinear',
+                                                 align_corners=False)[0]
+            mask = up.argmax(0).to(torch.uint8)
+            conf = torch.softmax(up, 0).amax(0)
+            stages['upsample+argmax+confidence'].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            color = seg._lut[mask.long()]
+            over = (torch.from_numpy(arr).float() * 0.5 + color.float() * 0.5 + 0.5).to(
+                torch.uint8)
+            stages['colourise+overlay'].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            outs = [mask.numpy(), color.numpy(), over.numpy(), conf.numpy()]
+            stages['copy to host'].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        msgs = [conversions.numpy_to_imgmsg(a, e, Image, header=msg.header)
+                for a, e in zip(outs, ('mono8', 'rgb8', 'rgb8', '32FC1'))]
+        stages['build messages'].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for m in msgs:
+            serialize_message(m)
+        stages['serialise'].append(time.perf_counter() - t)
+    return {k: 1000 * float(np.median(v)) for k, v in stages.items()}
+
+
+def overhead(h, frames, n, model):
+    """Part 1: lockstep end-to-end vs bare forward."""
+    from sensor_msgs.msg import Image
+    seg = Segmenter(model, device='cpu')
+    seg.warmup(2)
+    name = 'bench_segnet'
+    proc = start(['-m', 'segnet_ros.node', '-p', f'model_path:={model}', '-p',
+                  'device:=cpu'], name)
+    pub = h.node.create_publisher(Image, f'/{name}/in', 10)
+    for o in OUTPUTS:
+        h.listen(f'/{name}/{o}', o)
+    try:
+        wait_up(h, pub, [f'/{name}/{o}' for o in OUTPUTS], proc)
+        mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
+        std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
+        e2e, fwd, mask_only = [], [], []
+        for i in range(-3, n):  # three warm-up frames
+            rgb = frames[i % len(frames)]
+            with torch.inference_mode():
+                x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+                x = torch.nn.functional.interpolate(x, size=seg.input_size, mode='bilinear',
+                                                    align_corners=False, antialias=True)
+                x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+                t = time.perf_counter()
+                seg.model(x)
+                f = time.perf_counter() - t
+            msg = msg_for(rgb, i + 3)
+            keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
+            t0 = time.monotonic()
+            pub.publish(msg)
+            with h.cond:
+                if not h.cond.wait_for(lambda: all(k in h.got for k in keys), timeout=30):
+                    raise RuntimeError(f'frame {i} got no output')
+                t_all = max(h.got[k] for k in keys)
+                t_mask = h.got[keys[0]]
+            if i >= 0:
+                fwd.append(f * 1000)
+                e2e.append((t_all - t0) * 1000)
+                mask_only.append((t_mask - t0) * 1000)
+            time.sleep(0.05)
+        stages = breakdown(seg, frames[0], max(5, n // 4))
+    finally:
+        stop(proc)
+    return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
+            'first_output_ms': summarize(mask_only),
+            'ratio_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
+            'input_size': list(seg.input_size)}
+
+
+def usual_way(h, frames, duration, model, rate=30.0):
+    """Part 2: ours vs inference in the callback with a reliable depth-10 queue."""
+    from rclpy.qos import QoSProfile
+    from rclpy.qos import ReliabilityPolicy
+    from sensor_msgs.msg import Image
+    results = {}
+    for label, args in (('segnet_node (newest frame only)', ['-m', 'segnet_ros.node']),
+                        ('callback inference, reliable depth 10',
+                         [os.path.join(ROOT, 'benchmarks', 'naive_node.py')])):
+        name = 'bench_' + ('ours' if 'segnet_node' in label else 'naive')
+        proc = start([*args, '-p', f'model_path:={model}', '-p', 'device:=cpu'], name)
+        pub = h.node.create_publisher(Image, f'/{name}/in', QoSProfile(
+            depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        h.listen(f'/{name}/class_mask', name)
+        try:
+            wait_up(h, pub, [f'/{name}/class_mask'], proc)
+            sent = {}
+            t_end = time.monotonic() + duration
+            i = 0
+            while time.monotonic() < t_end:
+                msg = msg_for(frames[i % len(frames)], 10_000 + i)
+                sent[(name, msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
+                pub.publish(msg)
+                i += 1
+                time.sleep(max(0.0, 1 / rate - 0.001))
+            time.sleep(3.0)  # what was processed within 3 s after the camera stopped counts
+            with h.cond:
+                lat = [(h.got[k] - t) * 1000 for k, t in sent.items() if k in h.got]
+            results[label] = {'sent': len(sent), 'processed': len(lat),
+                              'latency_ms': summarize(lat)}
+        finally:
+            stop(proc)
+    return results
+
+
+def main(argv=None):
+    """Run both parts and print tables."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--model', default=default_model_path())
+    p.add_argument('--frames', type=int, default=40, help='frames for part 1')
+    p.add_argument('--duration', type=float, default=20.0, help='seconds at 30 Hz, part 2')
+    p.add_argument('--skip-usual', action='store_true', help='only part 1')
+    p.add_argument('--json')
+    args = p.parse_args(argv)
+    frames = [io.decode_rgb(m) for m in io.read_messages(
+        share_path('data', 'camvid_val_sample'), ['/camera/image_raw'])]
+    h = Harness()
+    try:
+        o = overhead(h, frames, args.frames, args.model)
+        print(f"Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, "
+              f"{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads); "
+              f"network input {o['input_size'][0]}x{o['input_size'][1]}")
+        print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
+        for k, label in (('forward_ms', 'bare model forward'),
+                         ('first_output_ms', 'end to end, class_mask'),
+                         ('end_to_end_ms', 'end to end, all four outputs')):
+            s = o[k]
+            print(f"{label:<36}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
+        print(f"end-to-end / forward (p50): {o['ratio_p50']:.3f}")
+        print('where one frame goes, measured in this process with the node\'s functions:')
+        for k, v in o['stages_ms'].items():
+            print(f'  {k:<30}{v:>8.2f} ms')
+        out = {'overhead': o}
+        if not args.skip_usual:
+            u = usual_way(h, frames, args.duration, args.model)
+            print(f'\nPart 2: fed 30 Hz for {args.duration:.0f} s each')
+            print(f"{'node':<40}{'sent':>6}{'processed':>11}{'p50 ms':>9}{'p95 ms':>9}"
+                  f"{'max ms':>9}")
+            for label, r in u.items():
+                s = r['latency_ms']
+                print(f"{label:<40}{r['sent']:>6}{r['processed']:>11}{s['p50']:>9.1f}"
+                      f"{s['p95']:>9.1f}{s['max']:>9.1f}")
+            out['usual_way'] = u
+    finally:
+        h.close()
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(out, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
