@@ -226,7 +226,7 @@ def overhead(h, frames, n, model):
             'input_size': list(seg.input_size)}
 
 
-def usual_way(h, frames, duration, model, rate=30.0):
+def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
     """Part 2: ours vs inference in the callback with a reliable depth-10 queue."""
     from rclpy.qos import QoSProfile
     from rclpy.qos import ReliabilityPolicy
@@ -236,7 +236,7 @@ def usual_way(h, frames, duration, model, rate=30.0):
                         ('callback inference, reliable depth 10',
                          [os.path.join(ROOT, 'benchmarks', 'naive_node.py')])):
         name = 'bench_' + ('ours' if 'segnet_node' in label else 'naive')
-        proc = start([*args, '-p', f'model_path:={model}', '-p', 'device:=cpu'], name)
+        proc = start([*args, '-p', f'model_path:={model}', '-p', f'device:={device}'], name)
         pub = h.node.create_publisher(Image, f'/{name}/in', QoSProfile(
             depth=10, reliability=ReliabilityPolicy.RELIABLE))
         h.listen(f'/{name}/class_mask', name)

@@ -1,0 +1,107 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+PyTorch against ONNX Runtime on the CPU, per model size, in one run.
+
+Each model is exported to ONNX (opset 17) and both runtimes run the same normalised input at
+the model's input size, interleaved. Prints a table and writes JSON.
+
+    .venv/bin/python benchmarks/bench_onnx.py --runs 20 --json out/bench_onnx.json
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from segnet_ros import modelfile  # noqa: E402
+from segnet_ros.nets import build_model  # noqa: E402
+from segnet_ros.paths import default_model_path  # noqa: E402
+from segnet_ros.stats import summarize  # noqa: E402
+from segnet_ros.training.export import export_onnx  # noqa: E402
+
+
+def main(argv=None):
+    """Run the comparison."""
+    import onnxruntime as ort
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--runs', type=int, default=20)
+    p.add_argument('--full', action='store_true', help='include full SegNet at 360x480')
+    p.add_argument('--json')
+    args = p.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {'bundled': default_model_path()}
+        for name, width, size in (('segnet', 0.25, [360, 480]), ('segnet', 0.5, [360, 480]),
+                                  ('segnet_basic', 1.0, [360, 480])) + (
+                                      (('segnet', 1.0, [360, 480]),) if args.full else ()):
+            path = os.path.join(tmp, f'{name}_{width}.safetensors')
+            modelfile.save_model_file(path, build_model(name, 11, width), modelfile.default_info(
+                name, 11, width=width, input_size=size))
+            models[f'{name} x{width} @{size[0]}x{size[1]}'] = path
+        print(f'CPU, torch {torch.__version__} ({torch.get_num_threads()} threads), '
+              f'onnxruntime {ort.__version__}, {args.runs} runs, batch 1')
+        print(f"{'model':<30}{'input':>9}{'torch ms':>10}{'ORT ms':>9}{'ORT/torch':>11}"
+              f"{'max |diff|':>12}")
+        for label, path in models.items():
+            model, info = modelfile.load_model_file(path)
+            model = model.to(memory_format=torch.channels_last)
+            onnx_path = os.path.join(tmp, 'm.onnx')
+            export_onnx(path, onnx_path)
+            opts = ort.SessionOptions()
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            sess = ort.InferenceSession(onnx_path, opts, providers=['CPUExecutionProvider'])
+            x = torch.randn(1, 3, *info.input_size)
+            xc = x.contiguous(memory_format=torch.channels_last)
+            xn = x.numpy()
+            with torch.inference_mode():
+                ref = model(xc).numpy()
+                diff = float(np.abs(sess.run(None, {'image': xn})[0] - ref).max())
+                for _ in range(3):
+                    model(xc)
+                    sess.run(None, {'image': xn})
+                tt, to = [], []
+                for _ in range(args.runs):
+                    t = time.perf_counter()
+                    model(xc)
+                    tt.append(1000 * (time.perf_counter() - t))
+                    t = time.perf_counter()
+                    sess.run(None, {'image': xn})
+                    to.append(1000 * (time.perf_counter() - t))
+            st, so = summarize(tt), summarize(to)
+            size = f'{info.input_size[0]}x{info.input_size[1]}'
+            print(f"{label:<30}{size:>9}{st['p50']:>10.1f}{so['p50']:>9.1f}"
+                  f"{so['p50'] / st['p50']:>11.2f}{diff:>12.2e}")
+            rows.append({'model': label, 'input_size': info.input_size, 'torch_ms': st,
+                         'ort_ms': so, 'max_abs_diff': diff})
+    print('ms are medians of the forward pass alone; ORT/torch < 1 means ONNX Runtime is '
+          'faster.')
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
