@@ -116,10 +116,14 @@ def _open(path, with_tensors=False):
         raise ModelFileError(f'{path}: no such model file (or not a regular file)')
     try:
         with open(path, 'rb') as f:
-            head = f.read(8)
+            head = f.read(9)
+            size = os.fstat(f.fileno()).st_size
     except OSError as e:
         raise ModelFileError(f'{path}: cannot read: {e.strerror}') from None
-    if head.startswith(_PICKLE_MAGIC):
+    # safetensors: u64 little-endian header length, then a JSON object.
+    looks_safetensors = len(head) == 9 and head[8:9] == b'{' and \
+        int.from_bytes(head[:8], 'little') <= size - 8
+    if not looks_safetensors and head.startswith(_PICKLE_MAGIC):
         raise ModelFileError(
             f'{path}: looks like a pickle / torch.save checkpoint; refusing to unpickle it '
             '(it could run code). Model files are .safetensors, as segnet_train writes them.')

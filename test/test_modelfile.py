@@ -351,3 +351,19 @@ def test_load_state_refuses_other_files(model_file, tmp_path):
         load_state(bad)
     with pytest.raises(ModelFileError):
         load_state(tmp_path / 'missing.ckpt')
+
+
+def test_safetensors_header_length_starting_with_pickle_byte_still_loads(tmp_path):
+    # The first byte of a safetensors file is the low byte of its header length; 0x80 is
+    # also the pickle protocol marker and must not be mistaken for one.
+    model = build_model('segnet', 4, width=0.125)
+    path = tmp_path / 'm.safetensors'
+    for pad in range(400):
+        info = default_info('segnet', 4, width=0.125, metrics={'pad': 'x' * pad})
+        save_model_file(str(path), model, info)
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail('could not produce a header length with low byte 0x80')
+    loaded, info = load_model_file(str(path))
+    assert info.metrics['pad'] == 'x' * pad
