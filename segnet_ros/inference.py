@@ -37,6 +37,7 @@ from .visualize import palette_tensor
 
 OUTPUTS = ('mask', 'color', 'overlay', 'confidence', 'uncertainty')
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
+BACKENDS = ('auto', 'torch', 'onnxruntime')
 _log = logging.getLogger('segnet_ros.inference')
 # Frames arrive as read-only views of message buffers; the core never writes to them, so
 # wrapping them without a copy is safe and torch's warning about it is noise.
@@ -94,6 +95,59 @@ def resolve_precision(precision, device, warn=_log.warning):
     return {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[precision]
 
 
+def resolve_backend(backend, device, dtype, mc_samples, warn=_log.warning):
+    """Pick the runtime: ONNX Runtime only for deterministic fp32 models on the CPU."""
+    if backend not in BACKENDS:
+        raise SegmenterError(f"unknown backend '{backend}'; use {', '.join(BACKENDS)}")
+    usable = device.type == 'cpu' and dtype == torch.float32 and not mc_samples
+    if usable:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            usable = False
+    if backend == 'onnxruntime' and not usable:
+        raise SegmenterError('backend onnxruntime needs onnxruntime installed, the CPU, fp32 '
+                             'and a deterministic model (no Monte Carlo sampling)')
+    if backend == 'auto':
+        return 'onnxruntime' if usable else 'torch'
+    return backend
+
+
+def _cache_dir():
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    return os.path.join(base, 'segnet_ros')
+
+
+class OnnxRunner:
+    """The model exported to ONNX (cached by file hash) and run by ONNX Runtime on the CPU."""
+
+    def __init__(self, model_path, info, cache_dir=None):
+        import hashlib
+
+        import onnxruntime as ort
+
+        from .training.export import export_onnx
+        h = hashlib.sha256()
+        with open(model_path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                h.update(chunk)
+        cache = cache_dir or _cache_dir()
+        os.makedirs(cache, exist_ok=True)
+        self.path = os.path.join(cache, f'{h.hexdigest()[:32]}.onnx')
+        if not os.path.isfile(self.path):
+            export_onnx(model_path, self.path)
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self.session = ort.InferenceSession(self.path, opts,
+                                            providers=['CPUExecutionProvider'])
+
+    def run(self, x):
+        """Return float32 logits for a normalised (1, 3, H, W) CPU tensor."""
+        arr = x.contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {'image': arr})[0])
+
+
 class Segmenter:
     """
     Run a SegNet model file on RGB images.
@@ -105,6 +159,8 @@ class Segmenter:
         input_size: (height, width) the network sees; None uses the model's training size.
         mc_samples: Monte Carlo dropout samples for Bayesian models (0 = deterministic).
         warn: callable for warnings (falls back to the logging module).
+        backend: ``auto`` (ONNX Runtime for fp32 on the CPU, where it is faster; PyTorch
+            otherwise), ``torch`` or ``onnxruntime`` (CPU, fp32, deterministic models).
 
     For example::
         >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
@@ -115,7 +171,7 @@ class Segmenter:
     """
 
     def __init__(self, model_path, device='auto', precision='auto', input_size=None,
-                 mc_samples=0, warn=None):
+                 mc_samples=0, warn=None, backend='auto'):
         self.warn = warn or _log.warning
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, self.warn)
@@ -137,6 +193,10 @@ class Segmenter:
         if mc_samples < 0:
             raise SegmenterError(f'mc_samples must be >= 0, got {mc_samples}')
         self.mc_samples = int(mc_samples) if self.model.bayesian else 0
+        self.backend = resolve_backend(backend, self.device, self.dtype, self.mc_samples,
+                                       self.warn)
+        self._ort = OnnxRunner(self.model_path, self.info) \
+            if self.backend == 'onnxruntime' else None
         self.num_classes = int(self.info.num_classes)
         self.class_names = list(self.info.class_names)
         self.class_colors = [list(c) for c in self.info.class_colors]
@@ -151,7 +211,7 @@ class Segmenter:
 
     def close(self):
         """Drop the model and release cached GPU memory."""
-        self.model = None
+        self.model = self._ort = None
         self._lut = self._mean = self._std = None
         if self.device.type == 'cuda':
             torch.cuda.synchronize(self.device)
@@ -194,7 +254,7 @@ class Segmenter:
             probs, uncertainty = self.model.mc_predict(x, self.mc_samples)
             scores = probs
         else:
-            scores = self.model(x).float()
+            scores = self._ort.run(x) if self._ort is not None else self.model(x).float()
         self._sync()
         infer_s = time.perf_counter() - t1
         if (h, w) != self.input_size:

@@ -54,6 +54,7 @@ from std_msgs.msg import String
 
 from . import conversions
 from . import modelfile
+from .inference import BACKENDS
 from .inference import PRECISIONS
 from .inference import resolve_device
 from .inference import Segmenter
@@ -75,8 +76,8 @@ ENCODING = {'mask': 'mono8', 'color': 'rgb8', 'overlay': 'rgb8', 'confidence': '
 RELIABILITY = ('best_effort', 'reliable')
 LOG_PERIOD_S = 5.0
 # Changing these rebuilds the Segmenter in the background and swaps it in.
-RELOAD_PARAMS = ('model_path', 'device', 'precision', 'inference_height', 'inference_width',
-                 'mc_samples')
+RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'inference_height',
+                 'inference_width', 'mc_samples')
 
 
 class StartupError(RuntimeError):
@@ -105,6 +106,9 @@ PARAMETERS = {
         "'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N'", _S)),
     'precision': ('auto', _describe(
         "'auto' (fp16 on CUDA, fp32 on CPU), 'fp32', 'fp16' or 'bf16'", _S)),
+    'backend': ('auto', _describe(
+        "'auto' (ONNX Runtime for fp32 on the CPU, else PyTorch), 'torch' or 'onnxruntime'",
+        _S)),
     'inference_height': (0, _describe(
         'network input height in pixels; 0 = the model\'s training size', _I, lo=0, hi=8192)),
     'inference_width': (0, _describe(
@@ -150,6 +154,8 @@ def check_parameter(name, value):
             return str(e)
     elif name == 'precision' and value not in PRECISIONS:
         return f"precision must be one of {', '.join(PRECISIONS)}, got '{value}'"
+    elif name == 'backend' and value not in BACKENDS:
+        return f"backend must be one of {', '.join(BACKENDS)}, got '{value}'"
     elif name in ('input_reliability', 'output_reliability') and value not in RELIABILITY:
         return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
     elif name == 'model_path':
@@ -282,6 +288,7 @@ class SegnetMixin:
         self.get_logger().info(
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
             f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
+            f' ({seg.backend})'
             f', input {self.sub.topic_name}, outputs under {self.get_fully_qualified_name()}/')
 
     # ---- set-up helpers -------------------------------------------------------------------
@@ -298,7 +305,7 @@ class SegnetMixin:
         try:
             seg = Segmenter(path, device=p['device'], precision=p['precision'],
                             input_size=(p['inference_height'], p['inference_width']),
-                            mc_samples=p['mc_samples'],
+                            mc_samples=p['mc_samples'], backend=p['backend'],
                             warn=lambda m: self.get_logger().warning(m))
             seg.warmup()
         except SegmenterError as e:
@@ -475,6 +482,7 @@ class SegnetMixin:
             'last_outputs': self._last_outputs,
             'device': str(seg.device),
             'precision': str(seg.dtype).replace('torch.', ''),
+            'backend': seg.backend,
             'model': seg.model_path,
         }
         level, text = DiagnosticStatus.OK, 'running'

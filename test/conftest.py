@@ -16,6 +16,7 @@
 
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -26,6 +27,8 @@ if 'SEGNET_TEST_DOMAIN_FIXED' not in os.environ:
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
 os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+# Exported ONNX files are cached per user; tests keep theirs apart.
+os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='segnet_ros_test_cache_')
 
 
 def make_model_file(path, architecture='segnet', width=0.125, num_classes=4, input_size=(48, 64),

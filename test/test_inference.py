@@ -14,6 +14,8 @@
 
 """The inference core on the CPU with small models (no ROS)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -164,3 +166,37 @@ def test_make_model_file_helper_gives_other_weights(tmp_path):
     img = rgb()
     assert not np.array_equal(a.segment(img, ('confidence',)).confidence,
                               b.segment(img, ('confidence',)).confidence)
+
+
+def test_onnxruntime_backend_matches_torch(models, tmp_path, monkeypatch):
+    pytest.importorskip('onnxruntime')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
+    ref = Segmenter(models['a'], device='cpu', backend='torch')
+    ort = Segmenter(models['a'], device='cpu', backend='onnxruntime')
+    assert (ref.backend, ort.backend) == ('torch', 'onnxruntime')
+    cached = os.listdir(tmp_path / 'segnet_ros')
+    assert len(cached) == 1 and cached[0].endswith('.onnx')
+    for size in ((48, 64), (50, 70), (17, 23)):
+        img = rgb(*size, seed=sum(size))
+        a = ref.segment(img, ('mask', 'confidence'))
+        b = ort.segment(img, ('mask', 'confidence'))
+        np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+        # Pixels may only differ where two classes are tied within float rounding.
+        assert (a.mask != b.mask).mean() < 0.001
+    again = Segmenter(models['a'], device='cpu', backend='onnxruntime')
+    assert again._ort.path == ort._ort.path  # exported once, then reused
+
+
+def test_backend_selection(models, tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
+    cpu = torch.device('cpu')
+    assert inference.resolve_backend('auto', cpu, torch.float32, 0) == 'onnxruntime'
+    assert inference.resolve_backend('auto', cpu, torch.bfloat16, 0) == 'torch'
+    assert inference.resolve_backend('auto', cpu, torch.float32, 8) == 'torch'
+    assert inference.resolve_backend('auto', torch.device('cuda'), torch.float16, 0) == 'torch'
+    with pytest.raises(SegmenterError, match='backend onnxruntime needs'):
+        inference.resolve_backend('onnxruntime', cpu, torch.bfloat16, 0)
+    with pytest.raises(SegmenterError, match='unknown backend'):
+        inference.resolve_backend('tensorrt', cpu, torch.float32, 0)
+    seg = Segmenter(models['bayesian'], device='cpu', mc_samples=2)
+    assert seg.backend == 'torch'
