@@ -52,7 +52,8 @@ DEFAULTS = {
     'scheduler': 'constant', 'warmup_epochs': 0,
     'class_weighting': 'median_frequency', 'loss_norm': 'valid_pixels',
     'scale': [1.0, 1.0], 'crop': None, 'flip': False, 'jitter': 0.0,
-    'amp': True, 'cpu_bf16': False, 'channels_last': False, 'seed': 0, 'val_every': 1, 'boundary_f1': True, 'progress': True,
+    'amp': True, 'cpu_bf16': False, 'channels_last': False, 'seed': 0, 'val_every': 1,
+    'boundary_f1': True, 'progress': True,
 }
 CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
            'class_weighting': ('median_frequency', 'none'),
