@@ -1,0 +1,69 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""Smoke runs of the benchmark scripts with tiny settings, so that they keep working."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_MODEL = os.path.join(ROOT, 'models', 'segnet_camvid_light.safetensors')
+
+
+def run(script, *args, tmp_path):
+    out = tmp_path / 'result.json'
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', script), *args,
+                           '--json', str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_bench_models(tmp_path):
+    text, res = run('bench_models.py', '--runs', '1', '--warmup', '1', tmp_path=tmp_path)
+    assert 'speed-up' in text and len(res['rows']) == 2
+
+
+def test_bench_onnx(tmp_path):
+    pytest.importorskip('onnxruntime')
+    text, rows = run('bench_onnx.py', '--runs', '1', tmp_path=tmp_path)
+    assert 'ORT/torch' in text and all(r['max_abs_diff'] < 1e-3 for r in rows)
+
+
+def test_bench_cpu_settings(tmp_path):
+    text, cases = run('bench_cpu_settings.py', '--runs', '1', tmp_path=tmp_path)
+    assert any(c['setting'].startswith('bf16') for c in cases)
+
+
+def test_bench_gpu_reports_missing_cuda(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip('a GPU is present; the full GPU run is not a smoke test')
+    text, res = run('bench_gpu.py', tmp_path=tmp_path)
+    assert 'no CUDA device present' in text and res['cuda'] is False
+
+
+def test_bench_train(tmp_path):
+    text, rows = run('bench_train.py', '--steps', '1', tmp_path=tmp_path)
+    assert len(rows) == 2 and all(r['images_per_s'] > 0 for r in rows)
+
+
+@pytest.mark.ros
+def test_bench_node(tmp_path):
+    pytest.importorskip('rclpy')
+    text, res = run('bench_node.py', '--frames', '3', '--skip-usual', tmp_path=tmp_path)
+    assert res['overhead']['end_to_end_ms']['n'] == 3 and 'end-to-end / forward' in text
