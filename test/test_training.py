@@ -525,3 +525,20 @@ def test_eval_main_missing_model(dataset, tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('segnet_eval: error:')
     assert 'missing.safetensors' in lines[0]
+
+
+def test_recompute_bn_sets_exact_batch_statistics():
+    from segnet_ros.training.engine import recompute_bn
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4),
+                              torch.nn.Dropout(0.5))
+    data = [(torch.randn(2, 3, 5, 6) * 3 + 1, None) for _ in range(3)]
+    recompute_bn(net, data, torch.device('cpu'))
+    with torch.no_grad():
+        feats = [net[0](x) for x, _ in data]
+    bn = net[1]
+    # The average over batches of each batch's statistics (equal-sized batches).
+    torch.testing.assert_close(bn.running_mean,
+                               torch.stack([f.mean((0, 2, 3)) for f in feats]).mean(0))
+    torch.testing.assert_close(bn.running_var, torch.stack(
+        [f.var((0, 2, 3), unbiased=True) for f in feats]).mean(0))
+    assert bn.momentum == 0.1 and not net.training

@@ -94,6 +94,29 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
 
 
 @torch.no_grad()
+def recompute_bn(model, loader, device):
+    """
+    Replace BatchNorm running statistics by their average over the batches of ``loader``.
+
+    The paper does this before evaluation: statistics gathered during training lag the
+    weights and see augmented crops. Dropout stays off while the statistics are taken.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over every batch
+    model.eval()
+    for m in bns:
+        m.train()
+    for img, _ in loader:
+        model(img.to(device))
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    model.eval()
+
+
+@torch.no_grad()
 def evaluate(model, loader, num_classes, ignore_index, device, amp=False, boundary=True):
     """Score ``model`` on ``loader``; return (metrics dict, confusion matrix tensor)."""
     model.eval()

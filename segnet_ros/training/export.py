@@ -45,6 +45,24 @@ def checkpoint_to_model_file(ckpt, out):
     modelfile.save_model_file(out, model, info)
 
 
+def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
+                      device='cpu'):
+    """Write a copy of a model file whose BatchNorm statistics are recomputed on ``split``."""
+    from . import engine
+    from .datasets import SegmentationDataset
+    from .transforms import collate
+    from .transforms import PairTransform
+    model, info = modelfile.load_model_file(model_path, device)
+    tf = PairTransform(info.mean, info.std, info.ignore_index, resize=info.input_size)
+    ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, tf,
+                             cache=False)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
+    engine.recompute_bn(model, loader, torch.device(device))
+    info = modelfile.ModelInfo(info)
+    info['bn_statistics'] = f'recomputed on {split} ({len(ds)} images)'
+    modelfile.save_model_file(out, model, info)
+
+
 def export_onnx(model_path, out, opset=ONNX_OPSET, fp16=False):
     """
     Export a model file to ONNX with dynamic batch and image size.
@@ -87,6 +105,9 @@ def get_args_parser():
     p.add_argument('--onnx', help='write an ONNX file (from a model file)')
     p.add_argument('--opset', type=int, default=ONNX_OPSET)
     p.add_argument('--fp16', action='store_true', help='export fp16 weights (for GPUs)')
+    p.add_argument('--recompute-bn', metavar='DATA',
+                   help='with --model-file from a model file: recompute BatchNorm statistics '
+                   'on the train split of this dataset folder (as the paper does)')
     return p
 
 
@@ -98,7 +119,11 @@ def main(argv=None):
         return 2
     try:
         src = args.source
-        if args.model_file:
+        if args.model_file and args.recompute_bn:
+            recompute_bn_file(src, args.recompute_bn, args.model_file)
+            print(f'wrote {args.model_file}')
+            src = args.model_file
+        elif args.model_file:
             checkpoint_to_model_file(src, args.model_file)
             print(f'wrote {args.model_file}')
             src = args.model_file
