@@ -128,6 +128,11 @@ def msg_for(rgb, i):
     return m
 
 
+def forward(seg, x):
+    """The bare forward pass with the backend the node uses."""
+    return seg._ort.run(x) if seg._ort is not None else seg.model(x.to(seg.dtype)).float()
+
+
 def breakdown(seg, rgb, runs):
     """Per-stage time (ms, median) of what the node does to one frame, in this process."""
     from rclpy.serialization import serialize_message
@@ -150,7 +155,7 @@ def breakdown(seg, rgb, runs):
             x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
             stages['resize+normalise'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            logits = seg.model(x.to(seg.dtype)).float()
+            logits = forward(seg, x)
             stages['forward'].append(time.perf_counter() - t)
             t = time.perf_counter()
             up = torch.nn.functional.interpolate(logits, size=arr.shape[:2], mode='bilinear',
@@ -201,7 +206,7 @@ def overhead(h, frames, n, model):
                                                     align_corners=False, antialias=True)
                 x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
                 t = time.perf_counter()
-                seg.model(x)
+                forward(seg, x)
                 f = time.perf_counter() - t
             msg = msg_for(rgb, i + 3)
             keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
@@ -223,7 +228,7 @@ def overhead(h, frames, n, model):
     return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
             'first_output_ms': summarize(mask_only),
             'ratio_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
-            'input_size': list(seg.input_size)}
+            'input_size': list(seg.input_size), 'backend': seg.backend}
 
 
 def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
@@ -276,8 +281,9 @@ def main(argv=None):
     try:
         o = overhead(h, frames, args.frames, args.model)
         print(f"Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, "
-              f"{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads); "
-              f"network input {o['input_size'][0]}x{o['input_size'][1]}")
+              f"{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), "
+              f"backend {o['backend']}; network input "
+              f"{o['input_size'][0]}x{o['input_size'][1]}")
         print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
         for k, label in (('forward_ms', 'bare model forward'),
                          ('first_output_ms', 'end to end, class_mask'),
