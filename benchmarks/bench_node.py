@@ -129,7 +129,7 @@ def msg_for(rgb, i):
 
 
 def forward(seg, x):
-    """The bare forward pass with the backend the node uses."""
+    """Run the bare forward pass with the backend the node uses."""
     return seg._ort.run(x) if seg._ort is not None else seg.model(x.to(seg.dtype)).float()
 
 
