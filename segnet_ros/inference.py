@@ -38,6 +38,7 @@ from .visualize import palette_tensor
 OUTPUTS = ('mask', 'color', 'overlay', 'confidence', 'uncertainty')
 PRECISIONS = ('auto', 'fp32', 'fp16', 'bf16')
 BACKENDS = ('auto', 'torch', 'onnxruntime')
+UPSAMPLING = ('logits', 'mask')
 _log = logging.getLogger('segnet_ros.inference')
 # Frames arrive as read-only views of message buffers; the core never writes to them, so
 # wrapping them without a copy is safe and torch's warning about it is noise.
@@ -161,6 +162,9 @@ class Segmenter:
         warn: callable for warnings (falls back to the logging module).
         backend: ``auto`` (ONNX Runtime for fp32 on the CPU, where it is faster; PyTorch
             otherwise), ``torch`` or ``onnxruntime`` (CPU, fp32, deterministic models).
+        upsample: when the network runs below the image size, ``logits`` resizes the class
+            scores bilinearly before the argmax (exact, slower); ``mask`` takes the argmax at
+            network resolution and resizes the mask by nearest neighbour (fast).
 
     For example::
         >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
@@ -171,7 +175,7 @@ class Segmenter:
     """
 
     def __init__(self, model_path, device='auto', precision='auto', input_size=None,
-                 mc_samples=0, warn=None, backend='auto'):
+                 mc_samples=0, warn=None, backend='auto', upsample='logits'):
         self.warn = warn or _log.warning
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device, self.warn)
@@ -193,6 +197,9 @@ class Segmenter:
         if mc_samples < 0:
             raise SegmenterError(f'mc_samples must be >= 0, got {mc_samples}')
         self.mc_samples = int(mc_samples) if self.model.bayesian else 0
+        if upsample not in UPSAMPLING:
+            raise SegmenterError(f"unknown upsample '{upsample}'; use {', '.join(UPSAMPLING)}")
+        self.upsample = upsample
         self.backend = resolve_backend(backend, self.device, self.dtype, self.mc_samples,
                                        self.warn)
         self._ort = OnnxRunner(self.model_path, self.info) \
@@ -222,6 +229,13 @@ class Segmenter:
         blank = np.zeros((*self.input_size, 3), np.uint8)
         for _ in range(runs):
             self.segment(blank, outputs=('mask',))
+
+    def _full(self, plane, h, w):
+        """Bilinear-resize a (h', w') map to the image size if it is not there yet."""
+        if tuple(plane.shape) == (h, w):
+            return plane
+        return F.interpolate(plane[None, None], size=(h, w), mode='bilinear',
+                             align_corners=False)[0, 0]
 
     def _sync(self):
         if self.device.type == 'cuda':
@@ -257,14 +271,16 @@ class Segmenter:
             scores = self._ort.run(x) if self._ort is not None else self.model(x).float()
         self._sync()
         infer_s = time.perf_counter() - t1
-        if (h, w) != self.input_size:
-            scores = F.interpolate(scores, size=(h, w), mode='bilinear', align_corners=False)
-            if uncertainty is not None:
-                uncertainty = F.interpolate(uncertainty[:, None], size=(h, w), mode='bilinear',
-                                            align_corners=False)[:, 0]
         out = {}
+        resize = (h, w) != self.input_size
+        if resize and self.upsample == 'logits':
+            # Exact: bilinear class scores at full resolution, then argmax (costs ~K x).
+            scores = F.interpolate(scores, size=(h, w), mode='bilinear', align_corners=False)
         if want & {'mask', 'color', 'overlay'}:
             mask = scores[0].argmax(0).to(torch.uint8)
+            if resize and self.upsample == 'mask':
+                # Fast: argmax at network resolution, nearest-neighbour to the image.
+                mask = F.interpolate(mask[None, None], size=(h, w), mode='nearest')[0, 0]
             if 'mask' in want:
                 out['mask'] = mask
             if want & {'color', 'overlay'}:
@@ -275,9 +291,9 @@ class Segmenter:
                     out['overlay'] = blend(src, color, alpha)
         if 'confidence' in want:
             probs = scores[0] if self.mc_samples else torch.softmax(scores[0], 0)
-            out['confidence'] = probs.amax(0).float()
+            out['confidence'] = self._full(probs.amax(0).float(), h, w)
         if 'uncertainty' in want and uncertainty is not None:
-            out['uncertainty'] = uncertainty[0].float()
+            out['uncertainty'] = self._full(uncertainty[0].float(), h, w)
         arrays = _to_host(out)
         return Result(infer_s=infer_s, total_s=time.perf_counter() - t0, **arrays)
 

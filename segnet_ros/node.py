@@ -59,6 +59,7 @@ from .inference import PRECISIONS
 from .inference import resolve_device
 from .inference import Segmenter
 from .inference import SegmenterError
+from .inference import UPSAMPLING
 from .paths import default_model_path
 from .stats import RateMeter
 from .stats import Window
@@ -76,7 +77,7 @@ ENCODING = {'mask': 'mono8', 'color': 'rgb8', 'overlay': 'rgb8', 'confidence': '
 RELIABILITY = ('best_effort', 'reliable')
 LOG_PERIOD_S = 5.0
 # Changing these rebuilds the Segmenter in the background and swaps it in.
-RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'inference_height',
+RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'upsample', 'inference_height',
                  'inference_width', 'mc_samples')
 
 
@@ -109,6 +110,9 @@ PARAMETERS = {
     'backend': ('auto', _describe(
         "'auto' (ONNX Runtime for fp32 on the CPU, else PyTorch), 'torch' or 'onnxruntime'",
         _S)),
+    'upsample': ('logits', _describe(
+        "below image resolution: 'logits' (bilinear class scores, then argmax; exact) or "
+        "'mask' (argmax at network resolution, nearest-neighbour mask; fast)", _S)),
     'inference_height': (0, _describe(
         'network input height in pixels; 0 = the model\'s training size', _I, lo=0, hi=8192)),
     'inference_width': (0, _describe(
@@ -154,6 +158,8 @@ def check_parameter(name, value):
             return str(e)
     elif name == 'precision' and value not in PRECISIONS:
         return f"precision must be one of {', '.join(PRECISIONS)}, got '{value}'"
+    elif name == 'upsample' and value not in UPSAMPLING:
+        return f"upsample must be one of {', '.join(UPSAMPLING)}, got '{value}'"
     elif name == 'backend' and value not in BACKENDS:
         return f"backend must be one of {', '.join(BACKENDS)}, got '{value}'"
     elif name in ('input_reliability', 'output_reliability') and value not in RELIABILITY:
@@ -306,6 +312,7 @@ class SegnetMixin:
             seg = Segmenter(path, device=p['device'], precision=p['precision'],
                             input_size=(p['inference_height'], p['inference_width']),
                             mc_samples=p['mc_samples'], backend=p['backend'],
+                            upsample=p['upsample'],
                             warn=lambda m: self.get_logger().warning(m))
             seg.warmup()
         except SegmenterError as e:

@@ -200,3 +200,18 @@ def test_backend_selection(models, tmp_path, monkeypatch):
         inference.resolve_backend('tensorrt', cpu, torch.float32, 0)
     seg = Segmenter(models['bayesian'], device='cpu', mc_samples=2)
     assert seg.backend == 'torch'
+
+
+def test_fast_mask_upsampling(models):
+    exact = Segmenter(models['a'], device='cpu', backend='torch')
+    fast = Segmenter(models['a'], device='cpu', backend='torch', upsample='mask')
+    img = rgb(96, 128, seed=9)  # twice the network size
+    a = exact.segment(img, ('mask', 'confidence', 'color'))
+    b = fast.segment(img, ('mask', 'confidence', 'color'))
+    assert b.mask.shape == (96, 128) and b.confidence.shape == (96, 128)
+    # Every 2x2 block of the fast mask is one network pixel.
+    np.testing.assert_array_equal(b.mask[::2, ::2], b.mask[1::2, 1::2])
+    assert (a.mask == b.mask).mean() > 0.8
+    np.testing.assert_array_equal(b.color, np.array(fast.class_colors, np.uint8)[b.mask])
+    with pytest.raises(SegmenterError, match='unknown upsample'):
+        Segmenter(models['a'], device='cpu', upsample='cubic')
