@@ -542,3 +542,19 @@ def test_recompute_bn_sets_exact_batch_statistics():
     torch.testing.assert_close(bn.running_var, torch.stack(
         [f.var((0, 2, 3), unbiased=True) for f in feats]).mean(0))
     assert bn.momentum == 0.1 and not net.training
+
+
+def test_init_starts_from_a_model_file(dataset, trained, tmp_path, capsys):
+    data, classes = dataset
+    start, _ = load_model_file(str(trained / 'best.safetensors'))
+    out = tmp_path / 'second'
+    # lr 0: the weights stay where --init put them (BatchNorm statistics still move).
+    assert train_cli.main(train_args(data, out, classes, 1, '--set', 'lr=0',
+                                     '--init', str(trained / 'best.safetensors'))) == 0
+    state = load_state(str(out / 'last.ckpt'))
+    for k, v in start.state_dict().items():
+        if 'running' not in k and 'num_batches' not in k:
+            assert torch.equal(state['model'][k], v), k
+    assert train_cli.main(train_args(data, tmp_path / 'bad', classes, 1, '--set', 'width=0.25',
+                                     '--init', str(trained / 'best.safetensors'))) == 2
+    assert 'segnet x0.125' in capsys.readouterr().err

@@ -81,7 +81,7 @@ def load_config(path=None, overrides=()):
         if not sep:
             raise ConfigError(f'--set expects key=value, got {item!r}')
         cfg[key] = yaml.safe_load(value)
-    unknown = sorted(set(cfg) - set(DEFAULTS) - {'data'})
+    unknown = sorted(set(cfg) - set(DEFAULTS) - {'data', 'init', 'ignore_index'})
     if unknown:
         raise ConfigError(f"unknown config keys {', '.join(unknown)}; valid: "
                           f"{', '.join(sorted(DEFAULTS))}")
@@ -160,7 +160,7 @@ def build_loaders(cfg, data_root, classes, rank, world):
     return train, loader, val_loader
 
 
-def train(cfg, data_root, out_dir, resume=None, stop_after=None):
+def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     """Train according to ``cfg``; write checkpoints, the best model file and figures."""
     rank, world, device = setup_distributed()
     classes = load_classes(cfg['classes'])
@@ -174,6 +174,16 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None):
         w = np.ones(k)
     weight = torch.tensor(w, dtype=torch.float32, device=device)
     model = build_model(cfg['architecture'], k, cfg['width']).to(device)
+    if init:
+        # Start from the weights of a model file (a second training cycle, fine-tuning).
+        start, start_info = modelfile.load_model_file(init)
+        if (start_info.architecture, float(start_info.width), start_info.num_classes) != \
+                (cfg['architecture'], float(cfg['width']), k):
+            raise ConfigError(f'{init} is a {start_info.architecture} x{start_info.width} '
+                              f'with {start_info.num_classes} classes; the config trains a '
+                              f"{cfg['architecture']} x{cfg['width']} with {k}")
+        model.load_state_dict(start.state_dict())
+        cfg['init'] = os.path.abspath(init)
     if cfg['channels_last'] and device.type == 'cpu':
         model = model.to(memory_format=torch.channels_last)
     if world > 1:
@@ -282,6 +292,7 @@ def get_args_parser():
     p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
     p.add_argument('--out', required=True, help='run folder for checkpoints and figures')
     p.add_argument('--resume', help='continue from a last.ckpt written by an earlier run')
+    p.add_argument('--init', help='start from the weights of a .safetensors model file')
     p.add_argument('--epochs', type=int, help='override the number of epochs')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override any config key (YAML value), repeatable')
@@ -297,7 +308,7 @@ def main(argv=None):
         cfg = load_config(args.config, overrides)
         if args.resume and not os.path.isfile(args.resume):
             raise ConfigError(f'{args.resume}: no such checkpoint to resume from')
-        best, _ = train(cfg, args.data, args.out, args.resume, args.stop_after)
+        best, _ = train(cfg, args.data, args.out, args.resume, args.stop_after, args.init)
     except (ConfigError, DatasetError, modelfile.ModelFileError) as e:
         print(f'segnet_train: error: {e}', file=sys.stderr)
         return 2
