@@ -140,6 +140,8 @@ def main(argv=None):
         seg.close()
         from bench_node import Harness  # noqa: E402  (needs rclpy only here)
         from bench_node import usual_way
+        from segnet_ros.paths import use_large_image_transport
+        use_large_image_transport()
         h = Harness()
         try:
             frames = [frame]

@@ -49,6 +49,7 @@ from segnet_ros.bags import io  # noqa: E402
 from segnet_ros.inference import Segmenter  # noqa: E402
 from segnet_ros.paths import default_model_path  # noqa: E402
 from segnet_ros.paths import share_path  # noqa: E402
+from segnet_ros.paths import use_large_image_transport  # noqa: E402
 from segnet_ros.stats import summarize  # noqa: E402
 
 OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
@@ -277,6 +278,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     frames = [io.decode_rgb(m) for m in io.read_messages(
         share_path('data', 'camvid_val_sample'), ['/camera/image_raw'])]
+    use_large_image_transport()
     h = Harness()
     try:
         o = overhead(h, frames, args.frames, args.model)

@@ -36,6 +36,7 @@ from . import modelfile
 from .bags import io
 from .paths import default_model_path
 from .paths import share_path
+from .paths import use_large_image_transport
 from .stats import summarize
 
 SAMPLE_BAG = ('data', 'camvid_val_sample')
@@ -80,6 +81,7 @@ def run(args):
         print(f'segnet_demo: error: {args.bag} has no frames on {args.topic}', file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)
+    use_large_image_transport()  # this process and the node it starts
     rclpy.init()
     node = rclpy.create_node('segnet_demo_camera')
     qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)

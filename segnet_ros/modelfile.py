@@ -71,6 +71,7 @@ def save_model_file(path, model, info):
     tensors = {k: v.detach().to('cpu').contiguous() for k, v in model.state_dict().items()}
     tmp = f'{path}.tmp{os.getpid()}'
     save_file(tensors, tmp, metadata=header)
+    os.chmod(tmp, 0o644)  # a model file is data to share, not a private temporary
     os.replace(tmp, path)
 
 

@@ -61,6 +61,7 @@ from .inference import Segmenter
 from .inference import SegmenterError
 from .inference import UPSAMPLING
 from .paths import default_model_path
+from .paths import use_large_image_transport
 from .stats import RateMeter
 from .stats import Window
 
@@ -592,6 +593,7 @@ def _free_cuda_cache(segmenter):
 
 def main(args=None, node_class=None):
     """Run the node until Ctrl-C / SIGTERM; exit non-zero with one line on bad set-up."""
+    use_large_image_transport()
     rclpy.init(args=args)
     node = None
     code = 0

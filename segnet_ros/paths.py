@@ -45,3 +45,24 @@ def share_path(*parts):
 def default_model_path():
     """Return the bundled default model file."""
     return share_path('models', DEFAULT_MODEL)
+
+
+def use_large_image_transport(environ=None):
+    """Point Fast DDS at the bundled large-image profile unless the user chose a profile.
+
+    Must run before rclpy.init(); it only changes the environment of this process (and of
+    the processes it starts). Returns the profile path in use, or None for other RMWs.
+    """
+    env = os.environ if environ is None else environ
+    rmw = env.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
+    if not rmw.startswith('rmw_fastrtps'):
+        return None
+    for key in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
+        if env.get(key):
+            return env[key]
+    profile = share_path('config', 'fastdds_large_images.xml')
+    if os.path.isfile(profile):
+        env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
+        env['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile
+        return profile
+    return None

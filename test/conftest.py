@@ -27,6 +27,11 @@ if 'SEGNET_TEST_DOMAIN_FIXED' not in os.environ:
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
 os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+# Full-resolution outputs need the large-image Fast DDS profile, as users are told to set.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from segnet_ros.paths import use_large_image_transport  # noqa: E402
+
+use_large_image_transport()
 # Exported ONNX files are cached per user; tests keep theirs apart.
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='segnet_ros_test_cache_')
 

@@ -41,7 +41,7 @@ def test_bench_models(tmp_path):
 def test_bench_onnx(tmp_path):
     pytest.importorskip('onnxruntime')
     text, rows = run('bench_onnx.py', '--runs', '1', tmp_path=tmp_path)
-    assert 'ORT/torch' in text and all(r['max_rel_diff'] < 1e-4 for r in rows)
+    assert 'ORT/torch' in text and all(r['max_rel_diff'] < 1e-2 for r in rows)
 
 
 def test_bench_cpu_settings(tmp_path):

@@ -56,7 +56,7 @@ DEFAULTS = {
     'boundary_f1': True, 'progress': True,
 }
 CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
-           'class_weighting': ('median_frequency', 'none'),
+           'class_weighting': ('median_frequency', 'median_frequency_sqrt', 'none'),
            'loss_norm': ('valid_pixels', 'weights')}
 
 
@@ -168,8 +168,11 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     torch.manual_seed(cfg['seed'])
     train_set, loader, val_loader = build_loaders(cfg, data_root, classes, rank, world)
     k = classes['num_classes']
-    if cfg['class_weighting'] == 'median_frequency':
+    if cfg['class_weighting'].startswith('median_frequency'):
         w = median_frequency_weights((train_set.load(i)[1] for i in range(len(train_set))), k)
+        if cfg['class_weighting'] == 'median_frequency_sqrt':
+            # Softer balancing: rare classes still count more, with fewer false positives.
+            w = np.sqrt(w)
     else:
         w = np.ones(k)
     weight = torch.tensor(w, dtype=torch.float32, device=device)
