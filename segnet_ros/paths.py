@@ -48,7 +48,8 @@ def default_model_path():
 
 
 def use_large_image_transport(environ=None):
-    """Point Fast DDS at the bundled large-image profile unless the user chose a profile.
+    """
+    Point Fast DDS at the bundled large-image profile unless the user chose a profile.
 
     Must run before rclpy.init(); it only changes the environment of this process (and of
     the processes it starts). Returns the profile path in use, or None for other RMWs.
