@@ -50,6 +50,7 @@ from segnet_ros.inference import Segmenter  # noqa: E402
 from segnet_ros.paths import default_model_path  # noqa: E402
 from segnet_ros.paths import share_path  # noqa: E402
 from segnet_ros.paths import use_large_image_transport  # noqa: E402
+from segnet_ros.stats import resident_mb  # noqa: E402
 from segnet_ros.stats import summarize  # noqa: E402
 
 OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
@@ -248,6 +249,7 @@ def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
         h.listen(f'/{name}/class_mask', name)
         try:
             wait_up(h, pub, [f'/{name}/class_mask'], proc)
+            rss_start = resident_mb(proc.pid)
             sent = {}
             t_end = time.monotonic() + duration
             i = 0
@@ -261,7 +263,8 @@ def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
             with h.cond:
                 lat = [(h.got[k] - t) * 1000 for k, t in sent.items() if k in h.got]
             results[label] = {'sent': len(sent), 'processed': len(lat),
-                              'latency_ms': summarize(lat)}
+                              'latency_ms': summarize(lat), 'rss_mb_start': rss_start,
+                              'rss_mb_end': resident_mb(proc.pid)}
         finally:
             stop(proc)
     return results
@@ -301,11 +304,12 @@ def main(argv=None):
             u = usual_way(h, frames, args.duration, args.model)
             print(f'\nPart 2: fed 30 Hz for {args.duration:.0f} s each')
             print(f"{'node':<40}{'sent':>6}{'processed':>11}{'p50 ms':>9}{'p95 ms':>9}"
-                  f"{'max ms':>9}")
+                  f"{'max ms':>9}{'RSS MiB start/end':>19}")
             for label, r in u.items():
                 s = r['latency_ms']
                 print(f"{label:<40}{r['sent']:>6}{r['processed']:>11}{s['p50']:>9.1f}"
-                      f"{s['p95']:>9.1f}{s['max']:>9.1f}")
+                      f"{s['p95']:>9.1f}{s['max']:>9.1f}"
+                      f"{r['rss_mb_start']:>11.0f} / {r['rss_mb_end']:.0f}")
             out['usual_way'] = u
     finally:
         h.close()

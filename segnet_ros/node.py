@@ -63,6 +63,7 @@ from .inference import UPSAMPLING
 from .paths import default_model_path
 from .paths import use_large_image_transport
 from .stats import RateMeter
+from .stats import resident_mb
 from .stats import Window
 
 # Output topic (relative to the node's private namespace) -> Segmenter output name.
@@ -488,6 +489,7 @@ class SegnetMixin:
             'frames_without_subscribers': str(c['idle_skipped']),
             'model_swaps': str(c['model_swaps']),
             'last_outputs': self._last_outputs,
+            'resident_memory_mb': f'{resident_mb():.1f}',
             'device': str(seg.device),
             'precision': str(seg.dtype).replace('torch.', ''),
             'backend': seg.backend,

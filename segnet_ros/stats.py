@@ -79,3 +79,15 @@ def summarize(values):
         return {'n': 0, 'mean': nan, 'p50': nan, 'p95': nan, 'max': nan}
     return {'n': int(a.size), 'mean': float(a.mean()), 'p50': float(np.percentile(a, 50)),
             'p95': float(np.percentile(a, 95)), 'max': float(a.max())}
+
+
+def resident_mb(pid='self'):
+    """Resident memory of a process in MiB (Linux /proc), or NaN where unavailable."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float('nan')

@@ -98,7 +98,8 @@ def run_offline_eval(args):
     from .evaluate import write_report
     from ..inference import Segmenter
 
-    seg = Segmenter(args.model, device=args.device)
+    seg = Segmenter(args.model, device=args.device, backend=args.backend,
+                    upsample=args.upsample)
     n = io.topics(args.bag).get(args.image_topic, (None, 0))[1]
     bar = tqdm(total=n, desc='frames', unit='frame', disable=None)
     scorer, res, preds = offline_evaluate(
@@ -180,6 +181,9 @@ def get_args_parser():
     c.add_argument('--tolerance-ms', type=float, default=0.0,
                    help='pair to the nearest label stamp within this (0 = exact)')
     c.add_argument('--device', default='auto')
+    c.add_argument('--backend', default='auto', choices=('auto', 'torch', 'onnxruntime'))
+    c.add_argument('--upsample', default='logits', choices=('logits', 'mask'),
+                   help='as the node parameter of the same name')
     c.add_argument('--samples', type=int, default=4, help='overlay samples in the report')
     c.add_argument('--out', default='out/eval', help='report folder')
     c.add_argument('--write-bag', help='new bag: the input topics plus the predicted masks')
