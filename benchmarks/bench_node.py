@@ -141,7 +141,7 @@ def breakdown(seg, rgb, runs):
     from sensor_msgs.msg import Image
     msg = msg_for(rgb, 0)
     stages = {k: [] for k in ('convert', 'resize+normalise', 'forward',
-                              'upsample+argmax+confidence', 'colourise+overlay',
+                              'argmax+confidence+upsample', 'colourise+overlay',
                               'copy to host', 'build messages', 'serialise')}
     mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
     std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
@@ -160,11 +160,19 @@ def breakdown(seg, rgb, runs):
             logits = forward(seg, x)
             stages['forward'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            up = torch.nn.functional.interpolate(logits, size=arr.shape[:2], mode='bilinear',
-                                                 align_corners=False)[0]
-            mask = up.argmax(0).to(torch.uint8)
-            conf = torch.softmax(up, 0).amax(0)
-            stages['upsample+argmax+confidence'].append(time.perf_counter() - t)
+            size = arr.shape[:2]
+            if seg.upsample == 'logits':
+                logits = torch.nn.functional.interpolate(logits, size=size, mode='bilinear',
+                                                         align_corners=False)
+            mask = logits[0].argmax(0).to(torch.uint8)
+            conf = torch.softmax(logits[0], 0).amax(0)
+            if seg.upsample == 'mask':
+                mask = torch.nn.functional.interpolate(mask[None, None], size=size,
+                                                       mode='nearest')[0, 0]
+                conf = torch.nn.functional.interpolate(conf[None, None], size=size,
+                                                       mode='bilinear',
+                                                       align_corners=False)[0, 0]
+            stages['argmax+confidence+upsample'].append(time.perf_counter() - t)
             t = time.perf_counter()
             color = seg._lut[mask.long()]
             over = (torch.from_numpy(arr).float() * 0.5 + color.float() * 0.5 + 0.5).to(
@@ -230,7 +238,8 @@ def overhead(h, frames, n, model):
     return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
             'first_output_ms': summarize(mask_only),
             'ratio_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
-            'input_size': list(seg.input_size), 'backend': seg.backend}
+            'input_size': list(seg.input_size), 'backend': seg.backend,
+            'upsample': seg.upsample}
 
 
 def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
@@ -287,7 +296,7 @@ def main(argv=None):
         o = overhead(h, frames, args.frames, args.model)
         print(f"Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, "
               f"{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), "
-              f"backend {o['backend']}; network input "
+              f"backend {o['backend']}, upsample {o['upsample']}; network input "
               f"{o['input_size'][0]}x{o['input_size'][1]}")
         print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
         for k, label in (('forward_ms', 'bare model forward'),

@@ -110,11 +110,11 @@ PARAMETERS = {
     'precision': ('auto', _describe(
         "'auto' (fp16 on CUDA, fp32 on CPU), 'fp32', 'fp16' or 'bf16'", _S)),
     'backend': ('auto', _describe(
-        "'auto' (ONNX Runtime for fp32 on the CPU, else PyTorch), 'torch' or 'onnxruntime'",
+        "'auto' (PyTorch, the faster here), 'torch' or 'onnxruntime' (CPU, fp32)",
         _S)),
-    'upsample': ('logits', _describe(
-        "below image resolution: 'logits' (bilinear class scores, then argmax; exact) or "
-        "'mask' (argmax at network resolution, nearest-neighbour mask; fast)", _S)),
+    'upsample': ('mask', _describe(
+        "below image resolution: 'mask' (argmax at network resolution, nearest-neighbour "
+        "mask; fast) or 'logits' (bilinear class scores, then argmax; slower)", _S)),
     'inference_height': (0, _describe(
         'network input height in pixels; 0 = the model\'s training size', _I, lo=0, hi=8192)),
     'inference_width': (0, _describe(

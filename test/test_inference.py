@@ -190,7 +190,8 @@ def test_onnxruntime_backend_matches_torch(models, tmp_path, monkeypatch):
 def test_backend_selection(models, tmp_path, monkeypatch):
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
     cpu = torch.device('cpu')
-    assert inference.resolve_backend('auto', cpu, torch.float32, 0) == 'onnxruntime'
+    assert inference.resolve_backend('auto', cpu, torch.float32, 0) == 'torch'
+    assert inference.resolve_backend('onnxruntime', cpu, torch.float32, 0) == 'onnxruntime'
     assert inference.resolve_backend('auto', cpu, torch.bfloat16, 0) == 'torch'
     assert inference.resolve_backend('auto', cpu, torch.float32, 8) == 'torch'
     assert inference.resolve_backend('auto', torch.device('cuda'), torch.float16, 0) == 'torch'
@@ -203,7 +204,7 @@ def test_backend_selection(models, tmp_path, monkeypatch):
 
 
 def test_fast_mask_upsampling(models):
-    exact = Segmenter(models['a'], device='cpu', backend='torch')
+    exact = Segmenter(models['a'], device='cpu', backend='torch', upsample='logits')
     fast = Segmenter(models['a'], device='cpu', backend='torch', upsample='mask')
     img = rgb(96, 128, seed=9)  # twice the network size
     a = exact.segment(img, ('mask', 'confidence', 'color'))

@@ -182,7 +182,7 @@ def get_args_parser():
                    help='pair to the nearest label stamp within this (0 = exact)')
     c.add_argument('--device', default='auto')
     c.add_argument('--backend', default='auto', choices=('auto', 'torch', 'onnxruntime'))
-    c.add_argument('--upsample', default='logits', choices=('logits', 'mask'),
+    c.add_argument('--upsample', default='mask', choices=('mask', 'logits'),
                    help='as the node parameter of the same name')
     c.add_argument('--samples', type=int, default=4, help='overlay samples in the report')
     c.add_argument('--out', default='out/eval', help='report folder')
