@@ -63,7 +63,9 @@ def use_large_image_transport(environ=None):
             return env[key]
     profile = share_path('config', 'fastdds_large_images.xml')
     if os.path.isfile(profile):
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = profile
-        env['FASTRTPS_DEFAULT_PROFILES_FILE'] = profile
+        # Fast DDS 2.x (Humble) reads the old name; 3.x warns when it is set.
+        key = 'FASTRTPS_DEFAULT_PROFILES_FILE' if env.get('ROS_DISTRO') == 'humble' \
+            else 'FASTDDS_DEFAULT_PROFILES_FILE'
+        env[key] = profile
         return profile
     return None

@@ -153,14 +153,15 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
                 out.write_raw(mask_topic, io.IMAGE, serialize_message(msg), stamp)
     node.destroy_node()
     lat = summarize(latencies)
-    span = (received[-1][0] - t0) if received else 0.0
+    # Outputs per second between the first and the last output.
+    span = received[-1][0] - received[0][0] if len(received) > 1 else 0.0
     res = scorer.results()
     res.update({
         'frames_sent': len(frames), 'outputs_received': len(received),
         'frames_dropped_by_node': len(frames) - len(received),
         'outputs_without_ground_truth': unmatched,
         'latency_ms_p50': lat['p50'], 'latency_ms_p95': lat['p95'], 'latency_ms_max': lat['max'],
-        'throughput_hz': len(received) / span if span > 0 else 0.0,
+        'throughput_hz': (len(received) - 1) / span if span > 0 else 0.0,
         'input_rate_hz': (len(frames) - 1) / (t_last - t0) if t_last > t0 else 0.0,
         'replay_s': t_end - t0,
     })
