@@ -558,3 +558,18 @@ def test_init_starts_from_a_model_file(dataset, trained, tmp_path, capsys):
     assert train_cli.main(train_args(data, tmp_path / 'bad', classes, 1, '--set', 'width=0.25',
                                      '--init', str(trained / 'best.safetensors'))) == 2
     assert 'segnet x0.125' in capsys.readouterr().err
+
+
+CAMVID = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '..',
+                      'shared', 'datasets', 'camvid')
+
+
+@pytest.mark.skipif(not os.path.isfile(os.path.join(CAMVID, 'class_weights.json')),
+                    reason='CamVid is not beside this checkout (../shared/datasets/camvid)')
+def test_median_frequency_weights_match_the_camvid_reference():
+    with open(os.path.join(CAMVID, 'class_weights.json')) as f:
+        ref = json.load(f)
+    ds = SegmentationDataset(CAMVID, 'train', 11, 11, cache=False)
+    weights = median_frequency_weights((ds.load(i)[1] for i in range(len(ds))), 11)
+    np.testing.assert_allclose(np.round(weights, 3), np.round(ref['class_weights'], 3),
+                               atol=1e-3)
