@@ -27,14 +27,12 @@ import os
 import sys
 import time
 
+from segnet_ros import modelfile
+from segnet_ros.paths import default_model_path
+from segnet_ros.stats import summarize
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from segnet_ros import modelfile  # noqa: E402
-from segnet_ros.paths import default_model_path  # noqa: E402
-from segnet_ros.stats import summarize  # noqa: E402
 
 
 def timed(fn, runs, warmup=3):
@@ -100,7 +98,7 @@ def main(argv=None):
         case('torch.compile, fp32, channels_last', im(compiled, xc))
     torch.set_num_threads(max_threads)
     base = [c for c in cases if c['setting'] == 'fp32, NCHW, inference_mode'][-1]['ms']['p50']
-    print(f"{os.path.basename(args.model)} at {info.input_size[0]}x{info.input_size[1]}, "
+    print(f'{os.path.basename(args.model)} at {info.input_size[0]}x{info.input_size[1]}, '
           f'torch {torch.__version__}, {args.runs} runs; agreement = share of pixels whose '
           'class equals fp32 NCHW')
     print(f"{'setting':<40}{'threads':>8}{'p50 ms':>9}{'p95 ms':>9}{'vs fp32 NCHW':>14}"

@@ -30,16 +30,14 @@ import sys
 import tempfile
 
 import numpy as np
+from segnet_ros import modelfile
+from segnet_ros.inference import Segmenter
+from segnet_ros.nets import build_model
+from segnet_ros.paths import default_model_path
+from segnet_ros.stats import summarize
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from segnet_ros import modelfile  # noqa: E402
-from segnet_ros.inference import Segmenter  # noqa: E402
-from segnet_ros.nets import build_model  # noqa: E402
-from segnet_ros.paths import default_model_path  # noqa: E402
-from segnet_ros.stats import summarize  # noqa: E402
 
 
 def cuda_ms(fn, runs, warmup=10):
@@ -135,7 +133,7 @@ def main(argv=None):
             full_call.append(1000 * seg.segment(frame, ('mask', 'color', 'overlay',
                                                         'confidence')).total_s)
         report['segment_all_outputs_ms'] = summarize(full_call)
-        print(f"Segmenter, all outputs, upload to arrays on the host: "
+        print('Segmenter, all outputs, upload to arrays on the host: '
               f"{report['segment_all_outputs_ms']['p50']:.2f} ms p50")
         seg.close()
         from bench_node import Harness  # noqa: E402  (needs rclpy only here)

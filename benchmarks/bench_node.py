@@ -37,21 +37,19 @@ import threading
 import time
 
 import numpy as np
+from segnet_ros import conversions
+from segnet_ros.bags import bagio as io
+from segnet_ros.inference import Segmenter
+from segnet_ros.paths import default_model_path
+from segnet_ros.paths import share_path
+from segnet_ros.paths import use_large_image_transport
+from segnet_ros.stats import resident_mb
+from segnet_ros.stats import summarize
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-
-from segnet_ros import conversions  # noqa: E402
-from segnet_ros.bags import io  # noqa: E402
-from segnet_ros.inference import Segmenter  # noqa: E402
-from segnet_ros.paths import default_model_path  # noqa: E402
-from segnet_ros.paths import share_path  # noqa: E402
-from segnet_ros.paths import use_large_image_transport  # noqa: E402
-from segnet_ros.stats import resident_mb  # noqa: E402
-from segnet_ros.stats import summarize  # noqa: E402
 
 OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
 
@@ -294,8 +292,8 @@ def main(argv=None):
     h = Harness()
     try:
         o = overhead(h, frames, args.frames, args.model)
-        print(f"Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, "
-              f"{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), "
+        print('Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, '
+              f'{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), '
               f"backend {o['backend']}, upsample {o['upsample']}; network input "
               f"{o['input_size'][0]}x{o['input_size'][1]}")
         print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
@@ -305,7 +303,7 @@ def main(argv=None):
             s = o[k]
             print(f"{label:<36}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
         print(f"end-to-end / forward (p50): {o['ratio_p50']:.3f}")
-        print('where one frame goes, measured in this process with the node\'s functions:')
+        print("where one frame goes, measured in this process with the node's functions:")
         for k, v in o['stages_ms'].items():
             print(f'  {k:<30}{v:>8.2f} ms')
         out = {'overhead': o}

@@ -29,16 +29,14 @@ import tempfile
 import time
 
 import numpy as np
+from segnet_ros import modelfile
+from segnet_ros.nets import build_model
+from segnet_ros.paths import default_model_path
+from segnet_ros.stats import summarize
+from segnet_ros.training.export import export_onnx
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from segnet_ros import modelfile  # noqa: E402
-from segnet_ros.nets import build_model  # noqa: E402
-from segnet_ros.paths import default_model_path  # noqa: E402
-from segnet_ros.stats import summarize  # noqa: E402
-from segnet_ros.training.export import export_onnx  # noqa: E402
 
 
 def main(argv=None):

@@ -30,16 +30,14 @@ import tempfile
 
 import numpy as np
 from PIL import Image
+from segnet_ros.nets import build_model
+from segnet_ros.training import engine
+from segnet_ros.training.datasets import load_classes
+from segnet_ros.training.train import build_loaders
+from segnet_ros.training.train import load_config
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from segnet_ros.nets import build_model  # noqa: E402
-from segnet_ros.training import engine  # noqa: E402
-from segnet_ros.training.datasets import load_classes  # noqa: E402
-from segnet_ros.training.train import build_loaders  # noqa: E402
-from segnet_ros.training.train import load_config  # noqa: E402
 
 
 def fake_dataset(root, n=16):

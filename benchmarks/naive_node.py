@@ -20,21 +20,15 @@ callback and publishes the mask, as many published segmentation nodes do. Used b
 benchmarks/bench_node.py; not part of the package.
 """
 
-import os
-import sys
-
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
+from segnet_ros import conversions
+from segnet_ros.inference import Segmenter
+from segnet_ros.paths import default_model_path
 from sensor_msgs.msg import Image
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from segnet_ros import conversions  # noqa: E402
-from segnet_ros.inference import Segmenter  # noqa: E402
-from segnet_ros.paths import default_model_path  # noqa: E402
 
 
 class NaiveNode(Node):

@@ -62,11 +62,12 @@ def _nodes(context):
     if arg['model_path']:
         overrides['model_path'] = arg['model_path']
     image = arg['image']
-    common = dict(package='segnet_ros', name=arg['node_name'], namespace=arg['namespace'],
-                  output='screen', parameters=[arg['params_file'], overrides],
-                  arguments=['--ros-args', '--log-level', arg['log_level']],
-                  remappings=[('image', image), ('image/compressed', image + '/compressed'),
-                              ('camera_info', arg['camera_info'])])
+    common = {'package': 'segnet_ros', 'name': arg['node_name'],
+              'namespace': arg['namespace'], 'output': 'screen',
+              'parameters': [arg['params_file'], overrides],
+              'arguments': ['--ros-args', '--log-level', arg['log_level']],
+              'remappings': [('image', image), ('image/compressed', image + '/compressed'),
+                             ('camera_info', arg['camera_info'])]}
     if not _truthy(arg['lifecycle']):
         return [Node(executable='segnet_node', **common)]
     managed = LifecycleNode(executable='segnet_lifecycle_node', **common)

@@ -33,7 +33,7 @@ from PIL import Image as PILImage
 
 from . import conversions
 from . import modelfile
-from .bags import io
+from .bags import bagio as io
 from .paths import default_model_path
 from .paths import share_path
 from .paths import use_large_image_transport

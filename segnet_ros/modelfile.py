@@ -135,7 +135,7 @@ def _open(path, with_tensors=False):
     except Exception as e:  # safetensors raises its own error types, and OSError
         raise ModelFileError(f'{path}: not a valid safetensors file ({e})') from None
     if raw.get('format') != FORMAT:
-        raise ModelFileError(f"{path}: safetensors file without segnet_ros metadata "
+        raise ModelFileError(f'{path}: safetensors file without segnet_ros metadata '
                              f"(format is {raw.get('format')!r}, expected '{FORMAT}')")
     try:
         info = ModelInfo({k: json.loads(v) for k, v in raw.items()

@@ -116,9 +116,9 @@ PARAMETERS = {
         "below image resolution: 'mask' (argmax at network resolution, nearest-neighbour "
         "mask; fast) or 'logits' (bilinear class scores, then argmax; slower)", _S)),
     'inference_height': (0, _describe(
-        'network input height in pixels; 0 = the model\'s training size', _I, lo=0, hi=8192)),
+        "network input height in pixels; 0 = the model's training size", _I, lo=0, hi=8192)),
     'inference_width': (0, _describe(
-        'network input width in pixels; 0 = the model\'s training size', _I, lo=0, hi=8192)),
+        "network input width in pixels; 0 = the model's training size", _I, lo=0, hi=8192)),
     'overlay_alpha': (0.5, _describe(
         'weight of the class colours in ~/overlay (0 = image only, 1 = colours only)', _D,
         lo=0.0, hi=1.0)),

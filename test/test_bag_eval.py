@@ -21,7 +21,7 @@ import signal
 import numpy as np
 import pytest
 
-from segnet_ros.bags import io
+from segnet_ros.bags import bagio as io
 from segnet_ros.bags import tools
 from segnet_ros.bags.evaluate import offline_evaluate
 from segnet_ros.bags.evaluate import StampIndex

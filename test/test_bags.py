@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from segnet_ros.bags import io
+from segnet_ros.bags import bagio as io
 from segnet_ros.bags import tools
 
 

@@ -62,7 +62,7 @@ class FakeCompressedImage:
     """Stand-in for sensor_msgs/CompressedImage."""
 
     header: object = None
-    format: str = ''
+    format: str = ''  # noqa: A003  (the CompressedImage field name)
     data: object = b''
 
 
@@ -650,7 +650,7 @@ def _png_chunk(kind, payload):
 
 @functools.lru_cache(maxsize=None)
 def _bomb_png(side):
-    """A few-kB 1-bit PNG that claims, and really holds, side x side pixels."""
+    """Return a few-kB 1-bit PNG that claims, and really holds, side x side pixels."""
     ihdr = struct.pack('>IIBBBBB', side, side, 1, 0, 0, 0, 0)
     rows = bytes(1 + (side + 7) // 8) * 500
     comp = zlib.compressobj(9)

@@ -16,14 +16,13 @@
 
 import os
 
+from conftest import make_model_file
 import numpy as np
 import pytest
-import torch
-
-from conftest import make_model_file
 from segnet_ros import inference
 from segnet_ros.inference import Segmenter
 from segnet_ros.inference import SegmenterError
+import torch
 
 
 def rgb(h=50, w=70, seed=0):

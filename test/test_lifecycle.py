@@ -17,19 +17,16 @@
 import signal
 import time
 
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState
+from lifecycle_msgs.srv import GetState
 import pytest
-
-rclpy = pytest.importorskip('rclpy')
-
-from lifecycle_msgs.msg import State  # noqa: E402
-from lifecycle_msgs.msg import Transition  # noqa: E402
-from lifecycle_msgs.srv import ChangeState  # noqa: E402
-from lifecycle_msgs.srv import GetState  # noqa: E402
-from ros_harness import Driver  # noqa: E402
-from ros_harness import NodeProcess  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from test_node import image_msg  # noqa: E402
-from test_node import stamps  # noqa: E402
+from ros_harness import Driver
+from ros_harness import NodeProcess
+from sensor_msgs.msg import Image
+from test_node import image_msg
+from test_node import stamps
 
 pytestmark = pytest.mark.ros
 

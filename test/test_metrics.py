@@ -17,12 +17,11 @@
 import math
 
 import pytest
-import torch
-
 from segnet_ros.metrics import boundary_f1
 from segnet_ros.metrics import ConfusionMatrix
 from segnet_ros.metrics import format_table
 from segnet_ros.metrics import SegmentationMetrics
+import torch
 
 torch.set_num_threads(1)
 

@@ -21,8 +21,6 @@ import pickle
 import pytest
 from safetensors import safe_open
 from safetensors.torch import save_file
-import torch
-
 from segnet_ros.modelfile import default_info
 from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
@@ -31,6 +29,7 @@ from segnet_ros.modelfile import read_model_info
 from segnet_ros.modelfile import save_model_file
 from segnet_ros.modelfile import save_state
 from segnet_ros.nets import build_model
+import torch
 
 # Tiny models run fastest on one thread, and a busy machine makes extra threads wait.
 torch.set_num_threads(1)
@@ -277,7 +276,7 @@ def test_save_state_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model('segnet', K, width=0.125)
     sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    adam = torch.optim.AdamW([p for p in model.parameters()], lr=1e-3)
+    adam = torch.optim.AdamW(list(model.parameters()), lr=1e-3)
     sched = torch.optim.lr_scheduler.LambdaLR(sgd, lambda it: 0.5)
     for opt in (sgd, adam):
         model(torch.randn(2, 3, 16, 16)).mean().backward()
@@ -323,7 +322,7 @@ def test_save_state_round_trip(tmp_path):
     model2.load_state_dict(back['model'])
     sgd2 = torch.optim.SGD(model2.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
     sgd2.load_state_dict(back['optimizer'])
-    adam2 = torch.optim.AdamW([p for p in model2.parameters()], lr=1e-3)
+    adam2 = torch.optim.AdamW(list(model2.parameters()), lr=1e-3)
     adam2.load_state_dict(back['adam'])
     sched2 = torch.optim.lr_scheduler.LambdaLR(sgd2, lambda it: 0.5)
     sched2.load_state_dict(back['scheduler'])

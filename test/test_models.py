@@ -14,16 +14,16 @@
 
 """Tests for the SegNet models: sizes, shapes, Caffe pooling, unpooling, Bayesian sampling."""
 
-import pytest
-import torch
-import torch.nn.functional as F
 
+import pytest
 from segnet_ros.nets import ARCHITECTURES
 from segnet_ros.nets import build_model
 from segnet_ros.nets import segnet as segnet_module
 from segnet_ros.nets.segnet import max_pool
 from segnet_ros.nets.segnet import max_unpool
 from segnet_ros.nets.segnet import MCDropout
+import torch
+import torch.nn.functional as F
 
 # Tiny models run fastest on one thread, and a busy machine makes extra threads wait.
 torch.set_num_threads(1)

@@ -18,21 +18,17 @@ import json
 import signal
 import time
 
+from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
-
-rclpy = pytest.importorskip('rclpy')
-
-from builtin_interfaces.msg import Time  # noqa: E402
-from ros_harness import Driver  # noqa: E402
-from ros_harness import NodeProcess  # noqa: E402
-from sensor_msgs.msg import CameraInfo  # noqa: E402
-from sensor_msgs.msg import CompressedImage  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
-from std_msgs.msg import String  # noqa: E402
-
-from segnet_ros import conversions  # noqa: E402
+from ros_harness import Driver
+from ros_harness import NodeProcess
+from segnet_ros import conversions
+from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+from std_msgs.msg import Header
+from std_msgs.msg import String
 
 pytestmark = pytest.mark.ros
 NUM_CLASSES = 4

@@ -28,8 +28,6 @@ import time
 import numpy as np
 from PIL import Image
 import pytest
-import torch
-
 from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
 from segnet_ros.training import evaluate as evaluate_cli
@@ -43,6 +41,7 @@ from segnet_ros.training.export import export_onnx
 from segnet_ros.training.train import ConfigError
 from segnet_ros.training.train import load_config
 from segnet_ros.training.transforms import PairTransform
+import torch
 
 # Tiny models run fastest on one thread, and a busy machine makes extra threads wait. The
 # training subprocess gets the same setting so that its arithmetic matches this process.
@@ -102,7 +101,7 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def trained(dataset, tmp_path_factory):
-    """A 6-epoch run on the tiny dataset (shared by the artefact, export and eval tests)."""
+    """Run 6 epochs on the tiny dataset (shared by the artefact, export and eval tests)."""
     data, classes = dataset
     out = tmp_path_factory.mktemp('run')
     rc = train_cli.main(train_args(data, out, classes, 6))
@@ -308,7 +307,7 @@ def test_jitter_changes_only_the_image():
 
 def test_same_seed_same_output():
     img, lbl = sample_pair()
-    kw = dict(scale=(0.6, 1.5), crop=(24, 32), flip=True, jitter=0.3)
+    kw = {'scale': (0.6, 1.5), 'crop': (24, 32), 'flip': True, 'jitter': 0.3}
     a, b = PairTransform(MEAN, STD, IGN, **kw), PairTransform(MEAN, STD, IGN, **kw)
     outs = []
     for tf in (a, b):

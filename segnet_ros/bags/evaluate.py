@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image as PILImage
 import torch
 
-from . import io
+from . import bagio as io
 from .. import conversions
 from ..metrics import format_table
 from ..metrics import SegmentationMetrics

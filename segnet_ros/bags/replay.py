@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from . import io
+from . import bagio as io
 from .evaluate import check_topic_types
 from .evaluate import Scorer
 from .evaluate import StampIndex

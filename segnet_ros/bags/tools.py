@@ -21,7 +21,7 @@ import sys
 from PIL import Image as PILImage
 from tqdm import tqdm
 
-from . import io
+from . import bagio as io
 from .. import conversions
 from ..inference import SegmenterError
 from ..paths import default_model_path

@@ -21,10 +21,10 @@ import warnings
 
 import torch
 
-from .. import modelfile
-from ..nets import build_model
 from .datasets import DatasetError
 from .datasets import load_classes
+from .. import modelfile
+from ..nets import build_model
 
 ONNX_OPSET = 17
 

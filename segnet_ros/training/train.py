@@ -224,7 +224,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         _log(f"training {cfg['architecture']} x{cfg['width']} "
              f'({sum(p.numel() for p in net.parameters()):,} parameters) on {device}, '
              f'{world} process(es), {len(train_set)} images, class weights '
-             f"{[round(float(v), 4) for v in w]}")
+             f'{[round(float(v), 4) for v in w]}')
     info = modelfile.default_info(
         cfg['architecture'], k, width=float(cfg['width']),
         class_names=classes['class_names'], class_colors=classes['class_colors'],
