@@ -22,13 +22,13 @@ the CPU has native bf16) and torch.compile, each timed on the same input in one 
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 from segnet_ros import modelfile
 from segnet_ros.paths import default_model_path
+from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 import torch
 
@@ -106,10 +106,7 @@ def main(argv=None):
     for c in cases:
         print(f"{c['setting']:<40}{c['threads']:>8}{c['ms']['p50']:>9.1f}{c['ms']['p95']:>9.1f}"
               f"{base / c['ms']['p50']:>13.2f}x{100 * c['mask_agreement']:>10.2f}%")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(cases, f, indent=1)
+    save_json(args.json, cases)
     return 0
 
 

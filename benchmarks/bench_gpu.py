@@ -24,7 +24,6 @@ GPU (frames/s sustained and latency). On a machine without CUDA it says so and e
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from segnet_ros import modelfile
 from segnet_ros.inference import Segmenter
 from segnet_ros.nets import build_model
 from segnet_ros.paths import default_model_path
+from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 import torch
 
@@ -152,10 +152,7 @@ def main(argv=None):
             print(f"{label}: {r['processed']} of {r['sent']} frames in "
                   f"{args.node_seconds:.0f} s ({r['processed'] / args.node_seconds:.0f}/s), "
                   f"latency p50 {r['latency_ms']['p50']:.1f} ms")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(report, f, indent=1)
+    save_json(args.json, report)
     return 0
 
 

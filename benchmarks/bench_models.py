@@ -24,7 +24,6 @@ and writes JSON.
 """
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -36,6 +35,7 @@ from segnet_ros import modelfile
 from segnet_ros.inference import Segmenter
 from segnet_ros.nets import build_model
 from segnet_ros.paths import default_model_path
+from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 import torch
 
@@ -100,12 +100,9 @@ def main(argv=None):
               f'{speedup:>9.1f}x')
     print('ms are medians; "segment" is the whole call on a 360x480 frame (resize, forward, '
           'argmax, colours, overlay); speed-up is segnet_basic segment / model segment.')
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump({'device': args.device, 'torch': torch.__version__, 'threads':
-                       torch.get_num_threads(), 'runs': args.runs,
-                       'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'rows': rows}, f, indent=1)
+    save_json(args.json, {'device': args.device, 'torch': torch.__version__,
+                          'threads': torch.get_num_threads(), 'runs': args.runs,
+                          'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'rows': rows})
     return 0
 
 

@@ -28,7 +28,6 @@ same duration; latency p50/p95/max and frames processed.
 """
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -44,6 +43,7 @@ from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
 from segnet_ros.paths import use_large_image_transport
 from segnet_ros.stats import resident_mb
+from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 import torch
 
@@ -320,10 +320,7 @@ def main(argv=None):
             out['usual_way'] = u
     finally:
         h.close()
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(out, f, indent=1)
+    save_json(args.json, out)
     return 0
 
 

@@ -22,7 +22,6 @@ the model's input size, interleaved. Prints a table and writes JSON.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import numpy as np
 from segnet_ros import modelfile
 from segnet_ros.nets import build_model
 from segnet_ros.paths import default_model_path
+from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 from segnet_ros.training.export import export_onnx
 import torch
@@ -101,10 +101,7 @@ def main(argv=None):
                          'ort_ms': so, 'max_rel_diff': diff})
     print('ms are medians of the forward pass alone; ORT/torch < 1 means ONNX Runtime is '
           'faster; rel. diff = max |ORT - torch| / max |torch| over the logits.')
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
+    save_json(args.json, rows)
     return 0
 
 

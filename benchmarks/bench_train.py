@@ -23,7 +23,6 @@ paper's SegNet) on the dataset given, or on generated 360x480 data when none is.
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import tempfile
 import numpy as np
 from PIL import Image
 from segnet_ros.nets import build_model
+from segnet_ros.stats import save_json
 from segnet_ros.training import engine
 from segnet_ros.training.datasets import load_classes
 from segnet_ros.training.train import build_loaders
@@ -105,10 +105,7 @@ def main(argv=None):
         model = f"{r['architecture']} x{r['width']}"
         print(f"{r['config']:<34}{model:>16}{r['batch']:>7}{crop:>10}"
               f"{r['images_per_s']:>8.1f}{100 * r['data_wait_share']:>10.1f}%")
-    if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
+    save_json(args.json, rows)
     return 0
 
 

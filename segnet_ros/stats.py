@@ -15,6 +15,8 @@
 """Small running statistics for diagnostics and benchmarks (no ROS import)."""
 
 from collections import deque
+import json
+import os
 import threading
 import time
 
@@ -91,3 +93,12 @@ def resident_mb(pid='self'):
     except OSError:
         pass
     return float('nan')
+
+
+def save_json(path, obj):
+    """Write ``obj`` as JSON to ``path`` (creating its folder); do nothing when path is None."""
+    if not path:
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f, indent=1)
