@@ -37,7 +37,7 @@ import time
 
 import numpy as np
 from segnet_ros import conversions
-from segnet_ros.bags import bagio as io
+from segnet_ros.demo import load_frames
 from segnet_ros.inference import Segmenter
 from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
@@ -286,8 +286,7 @@ def main(argv=None):
     p.add_argument('--skip-usual', action='store_true', help='only part 1')
     p.add_argument('--json')
     args = p.parse_args(argv)
-    frames = [io.decode_rgb(m) for m in io.read_messages(
-        share_path('data', 'camvid_val_sample'), ['/camera/image_raw'])]
+    frames = load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
     use_large_image_transport()
     h = Harness()
     try:

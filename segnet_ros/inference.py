@@ -106,17 +106,17 @@ def resolve_backend(backend, device, dtype, mc_samples, warn=_log.warning):
     """
     if backend not in BACKENDS:
         raise SegmenterError(f"unknown backend '{backend}'; use {', '.join(BACKENDS)}")
+    if backend != 'onnxruntime':
+        return 'torch'
     usable = device.type == 'cpu' and dtype == torch.float32 and not mc_samples
     if usable:
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             usable = False
-    if backend == 'onnxruntime' and not usable:
+    if not usable:
         raise SegmenterError('backend onnxruntime needs onnxruntime installed, the CPU, fp32 '
                              'and a deterministic model (no Monte Carlo sampling)')
-    if backend == 'auto':
-        return 'torch'
     return backend
 
 

@@ -113,8 +113,9 @@ def offline_evaluate(bag, segmenter, image_topic, label_topic, tolerance_ns=0, s
     """
     Run ``segmenter`` on every image of ``image_topic`` and score against ``label_topic``.
 
-    Returns (scorer, predictions) where predictions maps image stamps to masks only when
-    asked through ``progress``-free iteration (kept small: masks are uint8).
+    Returns (scorer, results, predictions): the Scorer, its results plus the unmatched
+    counts, and {image stamp: (frame_id, uint8 mask)} of the scored frames. ``progress`` is
+    called once per image segmented.
     """
     info = segmenter.info
     scorer = Scorer(segmenter.num_classes, info.ignore_index, segmenter.class_names,

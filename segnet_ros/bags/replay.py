@@ -46,7 +46,7 @@ def _ros_message(bag_msg):
 
 def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_info,
                 rate=1.0, tolerance_ns=0, settle_s=3.0, connect_timeout=60.0,
-                record_bag=None, samples=4, storage='sqlite3', log=print):
+                record_bag=None, storage='sqlite3', log=print):
     """
     Play ``image_topic`` of ``bag`` on ``publish_topic`` and score ``mask_topic``.
 
@@ -64,7 +64,8 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     if rate <= 0:
         raise ValueError(f'rate must be > 0, got {rate}')
     num_classes, ignore_index, names, colors = class_info
-    scorer = Scorer(num_classes, ignore_index, names, colors, samples)
+    # No overlay samples: the live outputs are masks, the images stay in the bag.
+    scorer = Scorer(num_classes, ignore_index, names, colors)
     frames = []
     labels = {}
     check_topic_types(bag, image_topic, label_topic)
