@@ -16,9 +16,11 @@
 Node overhead and the usual-way comparison, over real DDS with the node in another process.
 
 Part 1 (overhead): frames go one at a time (the next after every output of the last came
-back), so nothing queues; for each frame the bare model forward on the same frame is timed
-in this process just before. Reports end-to-end (publish -> last output received) against
-the forward, and where the rest goes per frame (measured here with the node's own functions).
+back), so nothing queues. The bare model forward is timed in this process on the same
+frames, back to back, before the node gets its first frame. Reports
+end-to-end (publish -> class mask received, and -> all four outputs received) against the
+forward, the node's own view from /diagnostics, and where the rest goes per frame (measured
+here with the node's own functions).
 
 Part 2 (usual way): segnet_node and a plain rclpy node that infers inside its subscription
 callback with a reliable depth-10 queue (benchmarks/naive_node.py) are each fed 30 Hz for the
@@ -92,10 +94,12 @@ class Harness:
         self.node.destroy_node()
 
 
-def start(cmd_args, name):
-    """Start a node process; return the Popen."""
-    return subprocess.Popen([sys.executable, *cmd_args, '--ros-args', '-r', f'__node:={name}',
-                             '-r', f'image:=/{name}/in'], stdout=subprocess.DEVNULL,
+def start(cmd_args, name, params=()):
+    """Start a node process with ROS parameters ``params`` (name:=value); return the Popen."""
+    ros_args = ['--ros-args', '-r', f'__node:={name}', '-r', f'image:=/{name}/in']
+    for prm in params:
+        ros_args += ['-p', prm]
+    return subprocess.Popen([sys.executable, *cmd_args, *ros_args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
@@ -138,85 +142,81 @@ def breakdown(seg, rgb, runs):
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import Image
     msg = msg_for(rgb, 0)
-    stages = {k: [] for k in ('convert', 'resize+normalise', 'forward',
-                              'argmax+confidence+upsample', 'colourise+overlay',
-                              'copy to host', 'build messages', 'serialise')}
-    mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
-    std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
+    stages = {k: [] for k in ('convert', 'resize+normalise', 'forward', 'class mask',
+                              'build+serialise class_mask', 'colourise+overlay', 'confidence',
+                              'build+serialise the rest')}
+    size = rgb.shape[:2]
     for _ in range(runs):
         t = time.perf_counter()
         arr = conversions.to_rgb8(msg)
         stages['convert'].append(time.perf_counter() - t)
         with torch.inference_mode():
             t = time.perf_counter()
-            x = torch.from_numpy(arr).permute(2, 0, 1)[None].float()
-            x = torch.nn.functional.interpolate(x, size=seg.input_size, mode='bilinear',
-                                                align_corners=False, antialias=True)
-            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+            src, x = seg._prepare(arr)
             stages['resize+normalise'].append(time.perf_counter() - t)
             t = time.perf_counter()
             logits = forward(seg, x)
             stages['forward'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            size = arr.shape[:2]
-            if seg.upsample == 'logits':
-                logits = torch.nn.functional.interpolate(logits, size=size, mode='bilinear',
-                                                         align_corners=False)
-            mask = logits[0].argmax(0).to(torch.uint8)
-            conf = torch.softmax(logits[0], 0).amax(0)
-            if seg.upsample == 'mask':
-                mask = torch.nn.functional.interpolate(mask[None, None], size=size,
-                                                       mode='nearest')[0, 0]
-                conf = torch.nn.functional.interpolate(conf[None, None], size=size,
-                                                       mode='bilinear',
-                                                       align_corners=False)[0, 0]
-            stages['argmax+confidence+upsample'].append(time.perf_counter() - t)
+            top, mask = logits[0].max(0)
+            mask = torch.nn.functional.interpolate(mask.to(torch.uint8)[None, None], size=size,
+                                                   mode='nearest')[0, 0].numpy()
+            stages['class mask'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            color = seg._lut[mask.long()]
-            over = (torch.from_numpy(arr).float() * 0.5 + color.float() * 0.5 + 0.5).to(
-                torch.uint8)
+            serialize_message(conversions.numpy_to_imgmsg(mask, 'mono8', Image,
+                                                          header=msg.header))
+            stages['build+serialise class_mask'].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            color = seg._lut[torch.from_numpy(mask).long()]
+            over = (src.float() * 0.5 + color.float() * 0.5 + 0.5).to(torch.uint8)
             stages['colourise+overlay'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            outs = [mask.numpy(), color.numpy(), over.numpy(), conf.numpy()]
-            stages['copy to host'].append(time.perf_counter() - t)
+            conf = seg._full((logits[0] - top).exp_().sum(0).reciprocal_(), *size)
+            stages['confidence'].append(time.perf_counter() - t)
         t = time.perf_counter()
-        msgs = [conversions.numpy_to_imgmsg(a, e, Image, header=msg.header)
-                for a, e in zip(outs, ('mono8', 'rgb8', 'rgb8', '32FC1'))]
-        stages['build messages'].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        for m in msgs:
-            serialize_message(m)
-        stages['serialise'].append(time.perf_counter() - t)
+        for a, e in ((color, 'rgb8'), (over, 'rgb8'), (conf, '32FC1')):
+            serialize_message(conversions.numpy_to_imgmsg(a.numpy(), e, Image,
+                                                          header=msg.header))
+        stages['build+serialise the rest'].append(time.perf_counter() - t)
     return {k: 1000 * float(np.median(v)) for k, v in stages.items()}
 
 
-def overhead(h, frames, n, model):
-    """Part 1: lockstep end-to-end vs bare forward."""
+def overhead(h, frames, n, model, pause=0.0):
+    """Part 1: lockstep end-to-end vs bare forward on the same frames."""
+    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
     seg = Segmenter(model, device='cpu')
     seg.warmup(2)
     name = 'bench_segnet'
-    proc = start(['-m', 'segnet_ros.node', '-p', f'model_path:={model}', '-p',
-                  'device:=cpu'], name)
+    proc = start(['-m', 'segnet_ros.node'], name, [f'model_path:={model}', 'device:=cpu'])
     pub = h.node.create_publisher(Image, f'/{name}/in', 10)
     for o in OUTPUTS:
         h.listen(f'/{name}/{o}', o)
+    diag = {}
+
+    def on_diag(m):
+        for st in m.status:
+            if st.name.startswith(f'/{name}:'):
+                diag.update({kv.key: kv.value for kv in st.values})
+    h.node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
     try:
         wait_up(h, pub, [f'/{name}/{o}' for o in OUTPUTS], proc)
-        mean = torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255
-        std = torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255
-        e2e, fwd, mask_only = [], [], []
-        for i in range(-3, n):  # three warm-up frames
-            rgb = frames[i % len(frames)]
+        # The bare forward runs first, back to back on the same frames, while the node
+        # idles: interleaving it with the node's frames would let this process's idle
+        # OpenMP threads (which spin for a while after each parallel region) take the
+        # cores from the node, a cost a camera driver does not impose.
+        fwd = []
+        for i in range(-3, n):
             with torch.inference_mode():
-                x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
-                x = torch.nn.functional.interpolate(x, size=seg.input_size, mode='bilinear',
-                                                    align_corners=False, antialias=True)
-                x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+                _, x = seg._prepare(frames[i % len(frames)])
                 t = time.perf_counter()
                 forward(seg, x)
-                f = time.perf_counter() - t
-            msg = msg_for(rgb, i + 3)
+                if i >= 0:
+                    fwd.append((time.perf_counter() - t) * 1000)
+        time.sleep(1.0)
+        e2e, mask_only = [], []
+        for i in range(-3, n):  # three warm-up frames
+            msg = msg_for(frames[i % len(frames)], i + 3)
             keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
             t0 = time.monotonic()
             pub.publish(msg)
@@ -226,18 +226,21 @@ def overhead(h, frames, n, model):
                 t_all = max(h.got[k] for k in keys)
                 t_mask = h.got[keys[0]]
             if i >= 0:
-                fwd.append(f * 1000)
                 e2e.append((t_all - t0) * 1000)
                 mask_only.append((t_mask - t0) * 1000)
-            time.sleep(0.05)
+            time.sleep(pause)
+        time.sleep(1.5)  # one more diagnostics message covering every frame
         stages = breakdown(seg, frames[0], max(5, n // 4))
     finally:
         stop(proc)
     return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
             'first_output_ms': summarize(mask_only),
-            'ratio_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
+            'ratio_p50': float(np.median(mask_only) / np.median(fwd)),
+            'ratio_all_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
+            'node_inference_ms_p50': float(diag.get('inference_ms_p50', 'nan')),
+            'node_latency_ms_p50': float(diag.get('latency_ms_p50', 'nan')),
             'input_size': list(seg.input_size), 'backend': seg.backend,
-            'upsample': seg.upsample}
+            'upsample': seg.upsample, 'pause_s': pause}
 
 
 def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
@@ -250,7 +253,7 @@ def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
                         ('callback inference, reliable depth 10',
                          [os.path.join(ROOT, 'benchmarks', 'naive_node.py')])):
         name = 'bench_' + ('ours' if 'segnet_node' in label else 'naive')
-        proc = start([*args, '-p', f'model_path:={model}', '-p', f'device:={device}'], name)
+        proc = start(args, name, [f'model_path:={model}', f'device:={device}'])
         pub = h.node.create_publisher(Image, f'/{name}/in', QoSProfile(
             depth=10, reliability=ReliabilityPolicy.RELIABLE))
         h.listen(f'/{name}/class_mask', name)
@@ -283,6 +286,8 @@ def main(argv=None):
     p.add_argument('--model', default=default_model_path())
     p.add_argument('--frames', type=int, default=40, help='frames for part 1')
     p.add_argument('--duration', type=float, default=20.0, help='seconds at 30 Hz, part 2')
+    p.add_argument('--pause', type=float, default=0.0,
+                   help="part 1: seconds between a frame's last output and the next frame")
     p.add_argument('--skip-usual', action='store_true', help='only part 1')
     p.add_argument('--json')
     args = p.parse_args(argv)
@@ -290,7 +295,7 @@ def main(argv=None):
     use_large_image_transport()
     h = Harness()
     try:
-        o = overhead(h, frames, args.frames, args.model)
+        o = overhead(h, frames, args.frames, args.model, args.pause)
         print('Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, '
               f'{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), '
               f"backend {o['backend']}, upsample {o['upsample']}; network input "
@@ -301,8 +306,12 @@ def main(argv=None):
                          ('end_to_end_ms', 'end to end, all four outputs')):
             s = o[k]
             print(f"{label:<36}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
-        print(f"end-to-end / forward (p50): {o['ratio_p50']:.3f}")
-        print("where one frame goes, measured in this process with the node's functions:")
+        print(f"end-to-end / forward (p50): class_mask {o['ratio_p50']:.3f}, "
+              f"all four {o['ratio_all_p50']:.3f}")
+        print(f"inside the node (its /diagnostics): forward {o['node_inference_ms_p50']:.1f} ms, "
+              f"receive -> last output published {o['node_latency_ms_p50']:.1f} ms")
+        print("where one frame goes, measured in this process with the node's functions, "
+              'in the order the node runs them:')
         for k, v in o['stages_ms'].items():
             print(f'  {k:<30}{v:>8.2f} ms')
         out = {'overhead': o}

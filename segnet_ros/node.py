@@ -74,6 +74,7 @@ OUTPUTS = {
     'confidence': 'confidence',
     'uncertainty': 'uncertainty',
 }
+TOPICS = {out: [t for t, o in OUTPUTS.items() if o == out] for out in set(OUTPUTS.values())}
 ENCODING = {'mask': 'mono8', 'color': 'rgb8', 'overlay': 'rgb8', 'confidence': '32FC1',
             'uncertainty': '32FC1'}
 RELIABILITY = ('best_effort', 'reliable')
@@ -450,17 +451,21 @@ class SegnetMixin:
                 self.counters['rejected'] += 1
             self.get_logger().warning(f'frame rejected: {e}', throttle_duration_sec=LOG_PERIOD_S)
             return
-        res = segmenter.segment(rgb, outputs=want, alpha=self.p['overlay_alpha'])
-        self._last_outputs = ','.join(sorted(set(want)))
         header = msg.header
-        for topic, pub in self.pubs.items():
-            arr = getattr(res, OUTPUTS[topic])
-            if arr is not None and OUTPUTS[topic] in want and self.p[f'publish_{topic}']:
-                pub.publish(conversions.numpy_to_imgmsg(arr, ENCODING[OUTPUTS[topic]], Image,
-                                                        header=header))
-        if self.info_pub is not None and self._camera_info is not None:
-            h, w = rgb.shape[:2]
-            self.info_pub.publish(scale_camera_info(self._camera_info, header, w, h))
+
+        def publish(output, arr):
+            # Called as each output is ready: the class mask goes out before the rest is
+            # computed (benchmarks/bench_node.py).
+            for topic in TOPICS[output]:
+                if topic in self.pubs and self.p[f'publish_{topic}']:
+                    self.pubs[topic].publish(conversions.numpy_to_imgmsg(
+                        arr, ENCODING[output], Image, header=header))
+            if output == 'mask' and self.info_pub is not None and self._camera_info is not None:
+                self.info_pub.publish(scale_camera_info(self._camera_info, header,
+                                                        arr.shape[1], arr.shape[0]))
+
+        res = segmenter.segment(rgb, outputs=want, alpha=self.p['overlay_alpha'], emit=publish)
+        self._last_outputs = ','.join(sorted(set(want)))
         self.out_rate.tick()
         self.infer_ms.add(res.infer_s * 1000)
         self.latency_ms.add((time.monotonic() - t_recv) * 1000)

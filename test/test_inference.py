@@ -70,6 +70,29 @@ def test_mask_matches_model_argmax_and_colours_and_overlay(seg):
     assert np.abs(res.overlay.astype(int) - expected).max() <= 1
 
 
+def test_emit_hands_out_the_mask_before_the_rest_is_computed(seg, monkeypatch):
+    order = []
+    real_colorize = inference.colorize
+
+    def colorize(mask, lut):
+        order.append('colorize')
+        return real_colorize(mask, lut)
+    monkeypatch.setattr(inference, 'colorize', colorize)
+    got = {}
+
+    def emit(name, arr):
+        order.append(name)
+        got[name] = arr
+    res = seg.segment(rgb(), outputs=('confidence', 'overlay', 'mask', 'color'), emit=emit)
+    # The node publishes from emit: the class mask must leave before colours are computed.
+    assert order == ['mask', 'colorize', 'color', 'overlay', 'confidence']
+    for name, arr in got.items():
+        assert arr is getattr(res, name)
+    order.clear()
+    seg.segment(rgb(), outputs=('confidence',), emit=emit)
+    assert order == ['confidence']
+
+
 def test_alpha_extremes(seg):
     img = rgb()
     res0 = seg.segment(img, outputs=('overlay', 'color'), alpha=0.0)
