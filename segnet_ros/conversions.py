@@ -81,7 +81,16 @@ _JPEG_QUALITY_RANGE = (1, 100)
 
 
 class ConversionError(ValueError):
-    """Raised for every failed image conversion; the message names encoding and sizes."""
+    """
+    Raised for every failed image conversion; the message names encoding and sizes.
+
+    ``reason`` is a short category the node counts and rate-limits its log lines by:
+    encoding, size, too_large, step, data, decode (or invalid for the encoders).
+    """
+
+    def __init__(self, message, reason='invalid'):
+        super().__init__(message)
+        self.reason = reason
 
 
 def _desc(encoding, width, height):
@@ -93,7 +102,8 @@ def _as_size(value, name, encoding):
         return operator.index(value)
     except TypeError:
         raise ConversionError(
-            f'{encoding} image: {name} must be an integer, got {type(value).__name__}') from None
+            f'{encoding} image: {name} must be an integer, got {type(value).__name__}',
+            reason='size') from None
 
 
 def _byte_length(data, what):
@@ -104,12 +114,14 @@ def _byte_length(data, what):
     if isinstance(data, (list, tuple)):
         return len(data)
     if isinstance(data, str):
-        raise ConversionError(f'{what}: data is a str, expected bytes-like or a list of ints')
+        raise ConversionError(f'{what}: data is a str, expected bytes-like or a list of ints',
+                              reason='data')
     try:
         return memoryview(data).nbytes
     except TypeError:
         raise ConversionError(
-            f'{what}: data of type {type(data).__name__} is not bytes-like') from None
+            f'{what}: data of type {type(data).__name__} is not bytes-like',
+            reason='data') from None
 
 
 def _as_uint8(data, what):
@@ -119,14 +131,17 @@ def _as_uint8(data, what):
             return data.reshape(-1).view(_U8)
         if data.dtype.kind in 'ui':
             if data.size and (data.min() < 0 or data.max() > 255):
-                raise ConversionError(f'{what}: data array has values outside 0..255')
+                raise ConversionError(f'{what}: data array has values outside 0..255',
+                                      reason='data')
             return data.reshape(-1).astype(_U8)
-        raise ConversionError(f'{what}: data array has dtype {data.dtype}, expected uint8')
+        raise ConversionError(f'{what}: data array has dtype {data.dtype}, expected uint8',
+                              reason='data')
     if isinstance(data, (list, tuple)):
         try:
             return np.array(data, dtype=_U8).reshape(-1)
         except (OverflowError, ValueError, TypeError) as exc:
-            raise ConversionError(f'{what}: data list is not a list of bytes ({exc})') from None
+            raise ConversionError(f'{what}: data list is not a list of bytes ({exc})',
+                                  reason='data') from None
     view = memoryview(data)
     if view.c_contiguous:
         return np.frombuffer(view.cast('B') if view.format != 'B' or view.ndim != 1 else view,
@@ -141,14 +156,14 @@ def _layout(encoding, width, height):
     except (KeyError, TypeError):
         raise ConversionError(
             f'unsupported encoding {encoding!r} for image {width}x{height}; supported: '
-            f'{", ".join(sorted(ENCODINGS))}') from None
+            f'{", ".join(sorted(ENCODINGS))}', reason='encoding') from None
     if width <= 0 or height <= 0:
         raise ConversionError(
-            f'{_desc(encoding, width, height)}: width and height must be positive')
+            f'{_desc(encoding, width, height)}: width and height must be positive', reason='size')
     if encoding in _YUV and width % 2:
         raise ConversionError(
             f'{_desc(encoding, width, height)}: width must be even for 4:2:2 YUV '
-            f'(two pixels share one U/V pair)')
+            f'(two pixels share one U/V pair)', reason='size')
     return dtype, channels, dtype.itemsize * channels
 
 
@@ -156,7 +171,40 @@ def _check_pixels(encoding, width, height, max_pixels):
     if max_pixels is not None and width * height > max_pixels:
         raise ConversionError(
             f'{_desc(encoding, width, height)}: {width * height} pixels exceeds '
-            f'max_pixels {max_pixels}')
+            f'max_pixels {max_pixels}', reason='too_large')
+
+
+def _validate(msg, max_pixels):
+    """Check an Image message's header against its data length, without reading the data."""
+    encoding = msg.encoding
+    height = _as_size(msg.height, 'height', encoding)
+    width = _as_size(msg.width, 'width', encoding)
+    step = _as_size(msg.step, 'step', encoding)
+    dtype, channels, bpp = _layout(encoding, width, height)
+    _check_pixels(encoding, width, height, max_pixels)
+    desc = _desc(encoding, width, height)
+    row_bytes = width * bpp
+    if step < row_bytes:
+        raise ConversionError(
+            f'{desc}: step {step} is smaller than width {width} x {bpp} bytes per pixel '
+            f'= {row_bytes}', reason='step')
+    needed = step * height
+    nbytes = _byte_length(msg.data, desc)
+    if nbytes < needed:
+        raise ConversionError(
+            f'{desc}: data has {nbytes} bytes, expected at least {needed} '
+            f'(step {step} x height {height})', reason='data')
+    return encoding, width, height, step, dtype, channels, needed
+
+
+def check_image(msg, max_pixels=None):
+    """
+    Raise ConversionError if an Image message cannot be converted; cheap enough for a callback.
+
+    Checks encoding, sizes, ``max_pixels``, step and data length; the pixels are not read,
+    so content problems (e.g. a Bayer image under 2x2) still surface in to_rgb8.
+    """
+    _validate(msg, max_pixels)
 
 
 def imgmsg_to_numpy(msg, max_pixels=None):
@@ -170,25 +218,9 @@ def imgmsg_to_numpy(msg, max_pixels=None):
     mosaic; use to_rgb8 for colour. All sizes are validated before data is touched, and
     ``max_pixels`` bounds width * height. Extra trailing data is ignored.
     """
-    encoding = msg.encoding
-    height = _as_size(msg.height, 'height', encoding)
-    width = _as_size(msg.width, 'width', encoding)
-    step = _as_size(msg.step, 'step', encoding)
-    dtype, channels, bpp = _layout(encoding, width, height)
-    _check_pixels(encoding, width, height, max_pixels)
+    encoding, width, height, step, dtype, channels, needed = _validate(msg, max_pixels)
     desc = _desc(encoding, width, height)
-    row_bytes = width * bpp
-    if step < row_bytes:
-        raise ConversionError(
-            f'{desc}: step {step} is smaller than width {width} x {bpp} bytes per pixel '
-            f'= {row_bytes}')
-    needed = step * height
-    nbytes = _byte_length(msg.data, desc)
-    if nbytes < needed:
-        raise ConversionError(
-            f'{desc}: data has {nbytes} bytes, expected at least {needed} '
-            f'(step {step} x height {height})')
-
+    row_bytes = width * dtype.itemsize * channels
     buf = _as_uint8(msg.data, desc)
     rows = buf[:needed].reshape(height, step)[:, :row_bytes]
     if dtype.itemsize > 1:
@@ -302,7 +334,8 @@ def _demosaic(raw, pattern, encoding):
     height, width = raw.shape
     if height < 2 or width < 2:
         raise ConversionError(
-            f'{_desc(encoding, width, height)}: Bayer demosaicing needs at least 2x2 pixels')
+            f'{_desc(encoding, width, height)}: Bayer demosaicing needs at least 2x2 pixels',
+            reason='size')
     # 'reflect' mirrors without repeating the edge, so padded pixels keep the CFA parity.
     pad = np.pad(raw.astype(np.float32), 1, mode='reflect')
     ph, pw = pad.shape
@@ -334,7 +367,7 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
     if isinstance(msg_or_array, np.ndarray):
         if encoding is None:
             raise ConversionError(
-                f'array of shape {msg_or_array.shape}: an encoding is required')
+                f'array of shape {msg_or_array.shape}: an encoding is required', reason='encoding')
         arr = _check_array(msg_or_array, encoding)
         height, width = arr.shape[:2]
         _check_pixels(encoding, width, height, max_pixels)
@@ -342,7 +375,7 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
         if encoding is not None and encoding != msg_or_array.encoding:
             raise ConversionError(
                 f'{_desc(msg_or_array.encoding, msg_or_array.width, msg_or_array.height)}: '
-                f'encoding argument {encoding!r} does not match the message')
+                f'encoding argument {encoding!r} does not match the message', reason='encoding')
         encoding = msg_or_array.encoding
         arr = imgmsg_to_numpy(msg_or_array, max_pixels=max_pixels)
 
@@ -355,7 +388,7 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
     if encoding == '8UC2':
         raise ConversionError(
             f'{_desc(encoding, arr.shape[1], arr.shape[0])}: 2-channel images have no RGB '
-            f'interpretation')
+            f'interpretation', reason='encoding')
     if encoding == '32FC1':
         arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0)
         arr = np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(_U8)
@@ -380,6 +413,16 @@ def _codec(fmt):
     return None
 
 
+def check_compressed(msg, max_pixels=None):
+    """
+    Raise ConversionError if a CompressedImage is not a JPEG/PNG within ``max_pixels``.
+
+    Reads only the image header (cheap enough for a callback); corrupt pixel data still
+    surfaces in compressed_to_rgb8.
+    """
+    _decode(msg, max_pixels, load=False)
+
+
 def compressed_to_rgb8(msg, max_pixels=None):
     """
     Decode a JPEG or PNG CompressedImage to H x W x 3 RGB uint8.
@@ -389,10 +432,15 @@ def compressed_to_rgb8(msg, max_pixels=None):
     Pillow's MAX_IMAGE_PIXELS) before any pixel is decoded. Corrupt or truncated data
     raises ConversionError. 16-bit greyscale PNGs are scaled by >> 8.
     """
+    return _decode(msg, max_pixels, load=True)
+
+
+def _decode(msg, max_pixels, load):
     fmt = getattr(msg, 'format', '')
     what = f'compressed image (format {fmt!r})'
     if _codec(fmt) == 'compressedDepth':
-        raise ConversionError(f'{what}: compressedDepth images are not supported')
+        raise ConversionError(f'{what}: compressedDepth images are not supported',
+                              reason='encoding')
     _byte_length(msg.data, what)  # type check only: the whole payload is needed anyway
     data = msg.data
     if not isinstance(data, (bytes, bytearray)):
@@ -400,18 +448,19 @@ def compressed_to_rgb8(msg, max_pixels=None):
     limit = max_pixels if max_pixels is not None else PILImage.MAX_IMAGE_PIXELS
     # PIL's DecompressionBombWarning is left to the caller's warning filters (changing the
     # filters here is not thread-safe); our own limit refuses the same images.
-    errors = (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError,
-              PILImage.DecompressionBombError, PILImage.DecompressionBombWarning)
+    errors = (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError)
     try:
         with PILImage.open(io.BytesIO(data), formats=('JPEG', 'PNG')) as img:
             width, height = img.size
             what = f'{img.format} image {width}x{height} (format {fmt!r})'
             if width <= 0 or height <= 0:
-                raise ConversionError(f'{what}: width and height must be positive')
+                raise ConversionError(f'{what}: width and height must be positive', reason='size')
             if limit is not None and width * height > limit:
                 name = 'max_pixels' if max_pixels is not None else 'PIL MAX_IMAGE_PIXELS'
                 raise ConversionError(
-                    f'{what}: {width * height} pixels exceeds {name} {limit}')
+                    f'{what}: {width * height} pixels exceeds {name} {limit}', reason='too_large')
+            if not load:
+                return None
             img.load()
             if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
                 grey = (np.asarray(img).astype(np.uint32) >> 8).clip(0, 255).astype(_U8)
@@ -421,12 +470,17 @@ def compressed_to_rgb8(msg, max_pixels=None):
             return np.asarray(img)
     except ConversionError:
         raise
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        raise ConversionError(f'{what}: refused before decoding ({type(exc).__name__}: {exc})',
+                              reason='too_large') from None
     except PILImage.UnidentifiedImageError:
         raise ConversionError(
-            f'{what}: {len(data)} bytes are neither a JPEG nor a PNG image') from None
+            f'{what}: {len(data)} bytes are neither a JPEG nor a PNG image',
+            reason='decode') from None
     except errors as exc:
         raise ConversionError(
-            f'{what}: cannot decode {len(data)} bytes: {type(exc).__name__}: {exc}') from None
+            f'{what}: cannot decode {len(data)} bytes: {type(exc).__name__}: {exc}',
+            reason='decode') from None
 
 
 def numpy_to_compressed(array_rgb8, fmt, msg_factory, header=None, quality=90):

@@ -81,6 +81,19 @@ def resolve_device(name):
     raise SegmenterError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
 
 
+def is_out_of_memory(exc):
+    """Return True when ``exc`` is the device (or host) running out of memory."""
+    if isinstance(exc, (MemoryError, torch.cuda.OutOfMemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and 'out of memory' in str(exc).lower()
+
+
+def free_cached_memory(device):
+    """Return cached GPU memory to the driver (after an out-of-memory error, on unload)."""
+    if torch.device(device).type == 'cuda':
+        torch.cuda.empty_cache()
+
+
 def resolve_precision(precision, device, warn=_log.warning):
     """Return the compute dtype for ``precision`` on ``device``, warning when it falls back."""
     if precision not in PRECISIONS:

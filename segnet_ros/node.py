@@ -55,6 +55,8 @@ from std_msgs.msg import String
 from . import conversions
 from . import modelfile
 from .inference import BACKENDS
+from .inference import free_cached_memory
+from .inference import is_out_of_memory
 from .inference import PRECISIONS
 from .inference import resolve_device
 from .inference import Segmenter
@@ -63,6 +65,7 @@ from .inference import UPSAMPLING
 from .paths import default_model_path
 from .paths import use_large_image_transport
 from .stats import RateMeter
+from .stats import release_free_memory
 from .stats import resident_mb
 from .stats import Window
 
@@ -78,6 +81,7 @@ TOPICS = {out: [t for t, o in OUTPUTS.items() if o == out] for out in set(OUTPUT
 ENCODING = {'mask': 'mono8', 'color': 'rgb8', 'overlay': 'rgb8', 'confidence': '32FC1',
             'uncertainty': '32FC1'}
 RELIABILITY = ('best_effort', 'reliable')
+REJECT_REASONS = ('encoding', 'size', 'too_large', 'step', 'data', 'decode', 'invalid')
 LOG_PERIOD_S = 5.0
 # Changing these rebuilds the Segmenter in the background and swaps it in.
 RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'upsample', 'inference_height',
@@ -223,7 +227,10 @@ class SegnetMixin:
         self._stop = False
         self._worker = None
         self.counters = {'received': 0, 'processed': 0, 'dropped': 0, 'rejected': 0,
-                         'errors': 0, 'idle_skipped': 0, 'model_swaps': 0}
+                         'errors': 0, 'out_of_memory': 0, 'idle_skipped': 0,
+                         'model_swaps': 0}
+        self.rejected_by_reason = dict.fromkeys(REJECT_REASONS, 0)
+        self._log_gate = {}            # log key -> [last log time, lines suppressed since]
         self.in_rate, self.out_rate = RateMeter(), RateMeter()
         self.infer_ms, self.latency_ms = Window(), Window()
         self._camera_info = None
@@ -320,6 +327,15 @@ class SegnetMixin:
             seg.warmup()
         except SegmenterError as e:
             raise StartupError(str(e)) from None
+        except Exception as e:  # noqa: B902 - only running out of memory is expected here
+            if not is_out_of_memory(e):
+                raise
+            free_cached_memory(resolve_device(p['device']))
+            raise StartupError(f'{path}: out of memory loading the model on {p["device"]} '
+                               f'({e})') from None
+        if p['device'] == 'auto' and seg.device.type == 'cpu':
+            self.get_logger().warning("device 'auto': no CUDA device available, running on "
+                                      'the CPU')
         return seg
 
     def _declare_class_parameters(self, info):
@@ -355,6 +371,18 @@ class SegnetMixin:
 
     def _on_image(self, msg):
         self.in_rate.tick()
+        # Header checks here, before queueing: a flood of malformed messages is counted and
+        # never displaces a good frame waiting for the worker.
+        try:
+            if isinstance(msg, CompressedImage):
+                conversions.check_compressed(msg, self.p['max_image_pixels'])
+            else:
+                conversions.check_image(msg, self.p['max_image_pixels'])
+        except conversions.ConversionError as e:
+            with self._lock:
+                self.counters['received'] += 1
+            self._reject(e)
+            return
         with self._lock:
             self.counters['received'] += 1
             if self._pending is not None:
@@ -362,6 +390,27 @@ class SegnetMixin:
                 self.counters['dropped'] += 1
             self._pending = (msg, time.monotonic())
             self._wake.notify()
+
+    def _reject(self, error):
+        reason = error.reason if error.reason in REJECT_REASONS else 'invalid'
+        with self._lock:
+            self.counters['rejected'] += 1
+            self.rejected_by_reason[reason] += 1
+        self._log_limited(f'rejected:{reason}', self.get_logger().warning,
+                          f'frame rejected ({reason}): {error}')
+
+    def _log_limited(self, key, log, text):
+        """Log at most one line per ``key`` every LOG_PERIOD_S, with how many were held back."""
+        now = time.monotonic()
+        with self._lock:
+            gate = self._log_gate.setdefault(key, [-LOG_PERIOD_S, 0])
+            if now - gate[0] < LOG_PERIOD_S:
+                gate[1] += 1
+                return
+            held, gate[0], gate[1] = gate[1], now, 0
+        if held:
+            text += f' [{held} more like this in the last {LOG_PERIOD_S:.0f} s]'
+        log(text)
 
     def _on_camera_info(self, msg):
         self._camera_info = msg
@@ -429,11 +478,17 @@ class SegnetMixin:
             try:
                 self._process(segmenter, msg, t_recv)
             except Exception as e:  # one bad frame must never stop the node
+                if is_out_of_memory(e):
+                    key, text = 'out_of_memory', (
+                        f'out of memory during inference on {segmenter.device} ({e}); frame '
+                        'dropped, cache emptied')
+                else:
+                    key, text = 'errors', (f'inference failed on a frame ({type(e).__name__}: '
+                                           f'{e}); frame dropped')
                 with self._lock:
-                    self.counters['errors'] += 1
-                self.get_logger().error(f'inference failed on a frame ({type(e).__name__}: '
-                                        f'{e}); frame dropped', throttle_duration_sec=LOG_PERIOD_S)
-                _free_cuda_cache(segmenter)
+                    self.counters[key] += 1
+                self._log_limited(key, self.get_logger().error, text)
+                free_cached_memory(segmenter.device)
 
     def _process(self, segmenter, msg, t_recv):
         want = self._wanted()
@@ -447,9 +502,7 @@ class SegnetMixin:
             else:
                 rgb = conversions.to_rgb8(msg, max_pixels=self.p['max_image_pixels'])
         except conversions.ConversionError as e:
-            with self._lock:
-                self.counters['rejected'] += 1
-            self.get_logger().warning(f'frame rejected: {e}', throttle_duration_sec=LOG_PERIOD_S)
+            self._reject(e)
             return
         header = msg.header
 
@@ -477,8 +530,10 @@ class SegnetMixin:
         seg = self.segmenter
         if seg is None or self.diag_pub is None:
             return
+        release_free_memory()
         with self._lock:
             c = dict(self.counters)
+            rejected = dict(self.rejected_by_reason)
         values = {
             'input_rate_hz': f'{self.in_rate.rate():.2f}',
             'output_rate_hz': f'{self.out_rate.rate():.2f}',
@@ -491,8 +546,10 @@ class SegnetMixin:
             'frames_dropped': str(c['dropped']),
             'frames_rejected': str(c['rejected']),
             'inference_errors': str(c['errors']),
+            'out_of_memory_errors': str(c['out_of_memory']),
             'frames_without_subscribers': str(c['idle_skipped']),
             'model_swaps': str(c['model_swaps']),
+            **{f'frames_rejected_{k}': str(v) for k, v in rejected.items()},
             'last_outputs': self._last_outputs,
             'resident_memory_mb': f'{resident_mb():.1f}',
             'device': str(seg.device),
@@ -501,7 +558,7 @@ class SegnetMixin:
             'model': seg.model_path,
         }
         level, text = DiagnosticStatus.OK, 'running'
-        if c['errors'] or c['rejected']:
+        if c['errors'] or c['rejected'] or c['out_of_memory']:
             level, text = DiagnosticStatus.WARN, 'rejected or failed frames (see counters)'
         status = DiagnosticStatus(level=level, name=f'{self.get_fully_qualified_name()}: segnet',
                                   message=text, hardware_id=str(seg.device),
@@ -590,12 +647,6 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
         """Release everything after an error in a transition."""
         self.on_cleanup(state)
         return TransitionCallbackReturn.SUCCESS
-
-
-def _free_cuda_cache(segmenter):
-    if segmenter.device.type == 'cuda':
-        import torch
-        torch.cuda.empty_cache()
 
 
 def main(args=None, node_class=None):

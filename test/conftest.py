@@ -41,7 +41,7 @@ try:
     ROS = True
 except ImportError:  # the ROS 2 wheels are missing: leave out the tests that need them
     ROS = False
-    collect_ignore = ['test_node.py', 'test_lifecycle.py']
+    collect_ignore = ['test_node.py', 'test_lifecycle.py', 'test_robustness.py']
 
 
 def pytest_report_header(config):
@@ -86,3 +86,40 @@ def models(tmp_path_factory):
         # About 0.2-0.5 s a frame on a 2-core CPU: slower than a 30 Hz camera.
         'slow': make_model_file(d / 'slow.safetensors', 'segnet_basic', 1.0, 4, (240, 320)),
     }
+
+
+def bad_model_files(directory, good):
+    """Model files that must be refused, by what is wrong with them: name -> path."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    import torch
+
+    d = str(directory)
+    files = {'missing': os.path.join(d, 'missing.safetensors'), 'directory': d}
+    files['corrupt'] = os.path.join(d, 'corrupt.safetensors')
+    with open(files['corrupt'], 'wb') as f:
+        f.write(os.urandom(4096))
+    files['pickle'] = os.path.join(d, 'checkpoint.pth')
+    torch.save({'state_dict': {'w': torch.zeros(3)}}, files['pickle'])
+    files['png'] = os.path.join(d, 'image.safetensors')
+    with open(files['png'], 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + bytes(200))
+    with safe_open(good, framework='pt') as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    files['foreign safetensors'] = os.path.join(d, 'foreign.safetensors')
+    save_file(tensors, files['foreign safetensors'])
+    files['other architecture'] = os.path.join(d, 'other_arch.safetensors')
+    save_file(tensors, files['other architecture'],
+              metadata={**meta, 'architecture': json.dumps('segnet_basic')})
+    files['truncated'] = os.path.join(d, 'truncated.safetensors')
+    with open(good, 'rb') as src, open(files['truncated'], 'wb') as dst:
+        dst.write(src.read(os.path.getsize(good) // 2))
+    if os.geteuid() != 0:  # root reads anything: no unreadable file exists for it
+        files['unreadable'] = os.path.join(d, 'unreadable.safetensors')
+        with open(good, 'rb') as src, open(files['unreadable'], 'wb') as dst:
+            dst.write(src.read())
+        os.chmod(files['unreadable'], 0)
+    return files

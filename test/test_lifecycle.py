@@ -14,9 +14,11 @@
 
 """The managed (lifecycle) node driven through its real lifecycle services."""
 
+import shutil
 import signal
 import time
 
+from conftest import bad_model_files
 from lifecycle_msgs.msg import State
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -100,7 +102,6 @@ def test_configure_fails_cleanly_on_a_bad_model(tmp_path, models):
     try:
         assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
         # The file is valid at construction and broken by the time configure runs.
-        import shutil
         shutil.copy(models['a'], bad)
         res = driver.set_parameters(node.name, model_path=str(bad))[0]
         assert res.successful
@@ -111,6 +112,40 @@ def test_configure_fails_cleanly_on_a_bad_model(tmp_path, models):
         assert node.proc.poll() is None
         assert driver.set_parameters(node.name, model_path=models['a'])[0].successful
         assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+    finally:
+        node.stop(signal.SIGINT)
+        driver.close()
+    assert 'Traceback' not in node.output()
+
+
+def test_configure_fails_for_every_kind_of_bad_model_file(tmp_path, models):
+    (tmp_path / 'bad').mkdir()
+    files = bad_model_files(tmp_path / 'bad', models['a'])
+    target = tmp_path / 'model.safetensors'
+    shutil.copy(models['a'], target)
+    driver = Driver()
+    node = NodeProcess({'model_path': str(target)}, log_dir=str(tmp_path), lifecycle=True)
+    try:
+        assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
+        for name, path in files.items():
+            # The file passed the parameter check and is swapped underneath before configure.
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            if name == 'missing':
+                pass
+            elif name == 'directory':
+                target.mkdir()
+            else:
+                shutil.copy(path, target)
+            assert not change(driver, node, Transition.TRANSITION_CONFIGURE), name
+            assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED, name
+            if target.is_dir():
+                target.rmdir()
+        failures = [ln for ln in node.output().splitlines() if 'configure failed' in ln]
+        assert len(failures) == len(files), node.output()
+        shutil.copy(models['a'], target)
+        assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+        assert node.proc.poll() is None
     finally:
         node.stop(signal.SIGINT)
         driver.close()

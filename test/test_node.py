@@ -15,10 +15,12 @@
 """Integration tests: the real segnet_node process, real DDS, real rclpy peers."""
 
 import json
+import os
 import signal
 import time
 
 from builtin_interfaces.msg import Time
+from conftest import bad_model_files
 import numpy as np
 import pytest
 from ros_harness import Driver
@@ -227,6 +229,24 @@ def test_bad_parameters_at_startup_exit_with_one_line(start, models, tmp_path):
         assert 'Traceback' not in out, out
         errors = [line for line in out.splitlines() if line.startswith('segnet_node: error:')]
         assert len(errors) == 1 and name in errors[0], (name, out)
+
+
+def test_bad_model_files_exit_with_one_line(start, models, tmp_path):
+    (tmp_path / 'bad').mkdir()
+    files = bad_model_files(tmp_path / 'bad', models['a'])
+    assert {'missing', 'corrupt', 'pickle', 'other architecture', 'truncated'} <= set(files)
+    nodes = {name: start({'model_path': path}) for name, path in files.items()}
+    for name, node in nodes.items():
+        code = node.wait_exit(90)
+        out = node.output()
+        assert code != 0, (name, out)
+        assert 'Traceback' not in out, (name, out)
+        errors = [line for line in out.splitlines() if line.startswith('segnet_node: error:')]
+        assert len(errors) == 1, (name, out)
+        # The resolved path is named (a directory is named as itself).
+        assert os.path.realpath(files[name]) in errors[0], (name, errors)
+    assert 'refusing to unpickle' in nodes['pickle'].output()
+    assert 'tensors do not match a segnet_basic' in nodes['other architecture'].output()
 
 
 def test_bad_runtime_parameters_are_refused(driver, start, models, tmp_path):

@@ -1,0 +1,235 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Soak: segnet_node on a model slower than the camera, fed 30 Hz for a long time.
+
+The node runs in its own process over real DDS. Per time window the table shows frames
+sent and segmented, frames the node dropped (newest-frame-only), latency (publish -> class
+mask received) p50/p95/max and the node's resident memory. The verdict checks that latency
+stays bounded by about one inference (the worst case is a frame that arrives just after an
+inference began: it waits for that one, then takes its own, so at most 2.5x the median
+inference plus 0.1 s) without growing from the first window to the last, and that resident
+memory stays flat (the peak of the second half of the run within 20 MiB of the first
+half's). Exit status 1 when a check fails.
+
+    .venv/bin/python benchmarks/soak.py --duration 600 --json out/soak.json
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+from segnet_ros import conversions
+from segnet_ros.paths import use_large_image_transport
+from segnet_ros.stats import resident_mb
+from segnet_ros.stats import save_json
+from segnet_ros.stats import summarize
+
+os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
+os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+def slow_model(path, architecture='segnet_basic', width=1.0, size=(240, 320)):
+    """Write a randomly initialised model file (the weights do not matter for a soak)."""
+    import torch
+
+    from segnet_ros import modelfile
+    from segnet_ros.nets import build_model
+    torch.manual_seed(0)
+    model = build_model(architecture, 11, width).eval()
+    info = modelfile.default_info(architecture, 11, width=width, input_size=list(size))
+    modelfile.save_model_file(path, model, info)
+    return path
+
+
+def run(duration, rate, window, model, frame_size=(360, 480), log=print):
+    """Run the soak; return per-window rows and the summary."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile
+    from rclpy.qos import ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    use_large_image_transport()
+    rclpy.init()
+    name = f'soak_{os.getpid()}'
+    proc = subprocess.Popen([sys.executable, '-m', 'segnet_ros.node', '--ros-args',
+                             '-r', f'__node:={name}', '-r', f'image:=/{name}/image',
+                             '-p', f'model_path:={model}', '-p', 'device:=cpu'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    node = rclpy.create_node(f'{name}_camera')
+    lock = threading.Lock()
+    got, diag = {}, {}
+
+    def on_mask(msg):
+        with lock:
+            got[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
+
+    def on_diag(msg):
+        for st in msg.status:
+            if st.name.startswith(f'/{name}:'):
+                with lock:
+                    diag.update({kv.key: kv.value for kv in st.values})
+    node.create_subscription(Image, f'/{name}/class_mask', on_mask,
+                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+    node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
+    pub = node.create_publisher(Image, f'/{name}/image', QoSProfile(
+        depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    spin = threading.Thread(target=ex.spin, daemon=True)
+    spin.start()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (*frame_size, 3), np.uint8) for _ in range(8)]
+    rows = []
+    try:
+        deadline = time.monotonic() + 120
+        while pub.get_subscription_count() == 0 or node.count_publishers(
+                f'/{name}/class_mask') == 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('the node did not come up')
+            time.sleep(0.05)
+        # Warm-up: until the first mask comes back.
+        i = 0
+        while not got and time.monotonic() < deadline:
+            pub.publish(_msg(frames[0], Image, 0, i))
+            i += 1
+            time.sleep(0.2)
+        with lock:
+            got.clear()
+        sent = {}
+        t_start = time.monotonic()
+        next_t, seq, w_start = t_start, 0, t_start
+        w_sent, w_rss, next_rss = [], [], t_start
+        dropped_before = int(diag.get('frames_dropped', 0))
+        while True:
+            now = time.monotonic()
+            if now >= next_t:
+                msg = _msg(frames[seq % len(frames)], Image, 1, seq)
+                sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
+                w_sent.append((msg.header.stamp.sec, msg.header.stamp.nanosec))
+                pub.publish(msg)
+                seq += 1
+                next_t += 1.0 / rate
+            if now >= next_rss:  # the node's memory once a second
+                w_rss.append(resident_mb(proc.pid))
+                next_rss += 1.0
+            end = now >= t_start + duration
+            if now - w_start >= window or end:
+                if end:
+                    time.sleep(3.0)  # what was in flight when the camera stopped
+                with lock:
+                    lat = [(got[k] - sent[k]) * 1000 for k in w_sent if k in got]
+                    dropped = int(diag.get('frames_dropped', 0))
+                    infer = float(diag.get('inference_ms_p50', 'nan'))
+                rows.append({'t_s': round(now - t_start, 1), 'sent': len(w_sent),
+                             'segmented': len(lat), 'dropped': dropped - dropped_before,
+                             'latency_ms': summarize(lat), 'inference_ms_p50': infer,
+                             'rss_mb': resident_mb(proc.pid),
+                             'rss_mb_max': max(w_rss or [resident_mb(proc.pid)])})
+                dropped_before = dropped
+                log(_row(rows[-1]))
+                w_start, w_sent, w_rss = now, [], []
+                if end:
+                    break
+            time.sleep(max(0.0, min(next_t, next_rss, w_start + window) - time.monotonic()))
+        if proc.poll() is not None:
+            raise RuntimeError(f'the node died (exit {proc.returncode})')
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.shutdown()
+    return rows, verdict(rows)
+
+
+def _msg(rgb, image_type, gen, seq):
+    m = conversions.numpy_to_imgmsg(rgb, 'rgb8', image_type)
+    m.header.stamp.sec, m.header.stamp.nanosec = 1000 * gen + seq // 1000, seq % 1000
+    m.header.frame_id = 'camera'
+    return m
+
+
+def verdict(rows):
+    """Check latency bound, no growth, flat memory; return a dict with 'ok' and reasons."""
+    infer = float(np.nanmedian([r['inference_ms_p50'] for r in rows]))
+    bound = 2.5 * infer + 100.0
+    worst = max(r['latency_ms']['max'] for r in rows)
+    first, last = rows[0]['latency_ms']['p95'], rows[-1]['latency_ms']['p95']
+    # glibc returns freed blocks to the system unevenly, so single readings swing by tens of
+    # MiB; a leak shows as the peak of the second half above the peak of the first.
+    half = max(1, len(rows) // 2)
+    early = max(r['rss_mb_max'] for r in rows[:half])
+    late = max(r['rss_mb_max'] for r in rows[half:]) if rows[half:] else early
+    checks = {
+        f'latency max {worst:.0f} ms <= 2.5 x inference {infer:.0f} ms + 100 ms':
+            worst <= bound,
+        f'latency p95 last window {last:.0f} ms <= 1.25 x first {first:.0f} ms + 50 ms':
+            last <= 1.25 * first + 50.0,
+        f'resident memory peak, second half {late:.0f} MiB <= first half {early:.0f} MiB '
+        '+ 20 MiB': late <= early + 20.0,
+        'every window segmented frames': all(r['segmented'] > 0 for r in rows),
+    }
+    return {'ok': all(checks.values()), 'checks': checks, 'inference_ms': infer}
+
+
+HEAD = (f"{'t s':>7}{'sent':>7}{'segmented':>11}{'dropped':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'max ms':>9}{'RSS MiB end/peak':>18}")
+
+
+def _row(r):
+    s = r['latency_ms']
+    return (f"{r['t_s']:>7.0f}{r['sent']:>7}{r['segmented']:>11}{r['dropped']:>9}"
+            f"{s['p50']:>9.0f}{s['p95']:>9.0f}{s['max']:>9.0f}"
+            f"{r['rss_mb']:>11.1f} / {r['rss_mb_max']:.1f}")
+
+
+def main(argv=None):
+    """Run the soak and print the table and the verdict."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--duration', type=float, default=600.0, help='seconds of camera input')
+    p.add_argument('--rate', type=float, default=30.0, help='camera rate, Hz')
+    p.add_argument('--window', type=float, default=60.0, help='seconds per table row')
+    p.add_argument('--model', help='model file (default: SegNet-Basic, random weights, '
+                   'network input 240x320: about 0.3 s a frame on 2 CPU cores)')
+    p.add_argument('--json')
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model or slow_model(os.path.join(tmp, 'slow.safetensors'))
+        print(f'soak: {args.duration:.0f} s at {args.rate:.0f} Hz, 360x480 rgb8, model '
+              f'{os.path.basename(model)}')
+        print(HEAD)
+        rows, v = run(args.duration, args.rate, args.window, model)
+    for text, ok in v['checks'].items():
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    save_json(args.json, {'rows': rows, 'verdict': v, 'duration_s': args.duration,
+                          'rate_hz': args.rate})
+    return 0 if v['ok'] else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
