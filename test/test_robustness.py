@@ -351,3 +351,24 @@ def test_short_soak_latency_bounded_and_memory_flat(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert res['verdict']['ok'] and len(res['rows']) == 4
     assert sum(r['dropped'] for r in res['rows']) > 0  # the model is slower than the camera
+
+
+def test_rejection_log_lines_are_rate_limited_per_reason_and_count_what_held_back(
+        models, capfd):
+    inproc = _InProcess(models['a'], f'segnet_log_{os.getpid()}')
+    try:
+        node = inproc.node
+        for i in range(10):
+            node._reject(conversions.ConversionError(f'bad step {i}', reason='step'))
+        node._reject(conversions.ConversionError('bad data', reason='data'))
+        node._log_gate['rejected:step'][0] -= 10  # as if the 5 s had passed
+        node._reject(conversions.ConversionError('bad step again', reason='step'))
+        assert node.counters['rejected'] == 12
+        assert node.rejected_by_reason['step'] == 11 and node.rejected_by_reason['data'] == 1
+    finally:
+        inproc.close()
+    lines = [ln for ln in capfd.readouterr().err.splitlines() if 'frame rejected' in ln]
+    assert len(lines) == 3, lines
+    assert 'frame rejected (step): bad step 0' in lines[0]
+    assert 'frame rejected (data): bad data' in lines[1]
+    assert 'bad step again [9 more like this in the last 5 s]' in lines[2]
