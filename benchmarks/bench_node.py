@@ -17,7 +17,7 @@ Node overhead and the usual-way comparison, over real DDS with the node in anoth
 
 Part 1 (overhead): frames go one at a time (the next after every output of the last came
 back), so nothing queues. The bare model forward is timed in this process on the same
-frames, back to back, before the node gets its first frame. Reports
+frames, in blocks alternating with the node's (see overhead()). Reports
 end-to-end (publish -> class mask received, and -> all four outputs received) against the
 forward, the node's own view from /diagnostics, and where the rest goes per frame (measured
 here with the node's own functions).
@@ -181,7 +181,7 @@ def breakdown(seg, rgb, runs):
     return {k: 1000 * float(np.median(v)) for k, v in stages.items()}
 
 
-def overhead(h, frames, n, model, pause=0.0):
+def overhead(h, frames, n, model, pause=0.0, block=5):
     """Part 1: lockstep end-to-end vs bare forward on the same frames."""
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
@@ -201,34 +201,38 @@ def overhead(h, frames, n, model, pause=0.0):
     h.node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
     try:
         wait_up(h, pub, [f'/{name}/{o}' for o in OUTPUTS], proc)
-        # The bare forward runs first, back to back on the same frames, while the node
-        # idles: interleaving it with the node's frames would let this process's idle
-        # OpenMP threads (which spin for a while after each parallel region) take the
-        # cores from the node, a cost a camera driver does not impose.
-        fwd = []
-        for i in range(-3, n):
-            with torch.inference_mode():
-                _, x = seg._prepare(frames[i % len(frames)])
-                t = time.perf_counter()
-                forward(seg, x)
+        # Blocks of frames: the bare forward on the next few frames, back to back, then the
+        # same frames through the node one at a time. Alternating keeps both measurements
+        # under the same machine load (this VM's speed drifts by 20% over minutes); the
+        # pause after the forward block lets this process's OpenMP threads, which spin for
+        # a while after each parallel region, go idle before the node runs (a camera driver
+        # does not keep two cores spinning).
+        fwd, e2e, mask_only = [], [], []
+        order = list(range(-block, n))  # one warm-up block
+        for b0 in range(0, len(order), block):
+            chunk = order[b0:b0 + block]
+            for i in chunk:
+                with torch.inference_mode():
+                    _, x = seg._prepare(frames[i % len(frames)])
+                    t = time.perf_counter()
+                    forward(seg, x)
+                    if i >= 0:
+                        fwd.append((time.perf_counter() - t) * 1000)
+            time.sleep(0.05)
+            for i in chunk:
+                msg = msg_for(frames[i % len(frames)], i + block)
+                keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
+                t0 = time.monotonic()
+                pub.publish(msg)
+                with h.cond:
+                    if not h.cond.wait_for(lambda: all(k in h.got for k in keys), timeout=30):
+                        raise RuntimeError(f'frame {i} got no output')
+                    t_all = max(h.got[k] for k in keys)
+                    t_mask = h.got[keys[0]]
                 if i >= 0:
-                    fwd.append((time.perf_counter() - t) * 1000)
-        time.sleep(1.0)
-        e2e, mask_only = [], []
-        for i in range(-3, n):  # three warm-up frames
-            msg = msg_for(frames[i % len(frames)], i + 3)
-            keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
-            t0 = time.monotonic()
-            pub.publish(msg)
-            with h.cond:
-                if not h.cond.wait_for(lambda: all(k in h.got for k in keys), timeout=30):
-                    raise RuntimeError(f'frame {i} got no output')
-                t_all = max(h.got[k] for k in keys)
-                t_mask = h.got[keys[0]]
-            if i >= 0:
-                e2e.append((t_all - t0) * 1000)
-                mask_only.append((t_mask - t0) * 1000)
-            time.sleep(pause)
+                    e2e.append((t_all - t0) * 1000)
+                    mask_only.append((t_mask - t0) * 1000)
+                time.sleep(pause)
         time.sleep(1.5)  # one more diagnostics message covering every frame
         stages = breakdown(seg, frames[0], max(5, n // 4))
     finally:
@@ -240,7 +244,7 @@ def overhead(h, frames, n, model, pause=0.0):
             'node_inference_ms_p50': float(diag.get('inference_ms_p50', 'nan')),
             'node_latency_ms_p50': float(diag.get('latency_ms_p50', 'nan')),
             'input_size': list(seg.input_size), 'backend': seg.backend,
-            'upsample': seg.upsample, 'pause_s': pause}
+            'upsample': seg.upsample, 'pause_s': pause, 'block': block}
 
 
 def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):

@@ -11,3 +11,5 @@ $py benchmarks/bench_cpu_settings.py --runs 20 --compile --json out/bench/cpu.js
 $py benchmarks/bench_node.py --frames 40 --duration 20 --json out/bench/node.json | tee out/bench/node.txt
 $py benchmarks/bench_train.py ${1:+--data "$1"} --steps 10 --json out/bench/train.json | tee out/bench/train.txt
 $py benchmarks/bench_gpu.py --json out/bench/gpu.json | tee out/bench/gpu.txt
+# ten minutes: the node on a slow model at 30 Hz (latency bound, flat memory)
+$py benchmarks/soak.py --duration 600 --window 60 --json out/bench/soak.json | tee out/bench/soak.txt
