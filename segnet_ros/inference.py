@@ -230,6 +230,9 @@ class Segmenter:
         self.class_names = list(self.info.class_names)
         self.class_colors = [list(c) for c in self.info.class_colors]
         self._lut = palette_tensor(self.class_colors, self.device)
+        # On the CPU each output is a numpy view the moment it exists; elsewhere all outputs
+        # are computed on the device and come back in one copy.
+        self._outputs_on_host = self.device.type == 'cpu'
         self._mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1) * 255
 
@@ -307,7 +310,7 @@ class Segmenter:
             scores = self._ort.run(x) if self._ort is not None else self.model(x).float()
         self._sync()
         infer_s = time.perf_counter() - t1
-        on_host = self.device.type == 'cpu'
+        on_host = self._outputs_on_host
         arrays = {}
 
         def ready(name, tensor):
@@ -345,7 +348,7 @@ class Segmenter:
         if 'uncertainty' in want and uncertainty is not None:
             ready('uncertainty', self._full(uncertainty[0].float(), h, w))
         if not on_host:
-            arrays = _to_host(arrays)
+            arrays = _to_host(arrays, packed=True)
             if emit is not None:
                 for name, arr in arrays.items():
                     emit(name, arr)

@@ -93,6 +93,28 @@ def test_emit_hands_out_the_mask_before_the_rest_is_computed(seg, monkeypatch):
     assert order == ['confidence']
 
 
+def test_device_path_packs_outputs_into_one_copy_and_emits_after(models, monkeypatch):
+    """The CUDA code path (compute everything, one packed copy back, then emit), on the CPU."""
+    img = rgb(seed=5)
+    outputs = ('mask', 'color', 'overlay', 'confidence')
+    ref = Segmenter(models['a'], device='cpu').segment(img, outputs=outputs, alpha=0.4)
+    dev = Segmenter(models['a'], device='cpu')
+    dev._outputs_on_host = False
+    copies, order = [], []
+    real_to_host = inference._to_host
+
+    def to_host(tensors, packed=None):
+        copies.append((sorted(tensors), packed))
+        order.append('copy')
+        return real_to_host(tensors, packed)
+    monkeypatch.setattr(inference, '_to_host', to_host)
+    res = dev.segment(img, outputs=outputs, alpha=0.4, emit=lambda name, arr: order.append(name))
+    assert copies == [(sorted(outputs), True)]
+    assert order == ['copy', 'mask', 'color', 'overlay', 'confidence']
+    for name in outputs:
+        np.testing.assert_array_equal(getattr(res, name), getattr(ref, name))
+
+
 def test_alpha_extremes(seg):
     img = rgb()
     res0 = seg.segment(img, outputs=('overlay', 'color'), alpha=0.0)
