@@ -60,7 +60,7 @@ def slow_model(path, architecture='segnet_basic', width=1.0, size=(240, 320)):
     return path
 
 
-def run(duration, rate, window, model, frame_size=(360, 480), log=print):
+def run(duration, rate, window, model, frame_size=(360, 480), log=print, slack=1.0):
     """Run the soak; return per-window rows and the summary."""
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
@@ -118,40 +118,46 @@ def run(duration, rate, window, model, frame_size=(360, 480), log=print):
             got.clear()
         sent = {}
         t_start = time.monotonic()
-        next_t, seq, w_start = t_start, 0, t_start
-        w_sent, w_rss, next_rss = [], [], t_start
-        dropped_before = int(diag.get('frames_dropped', 0))
+        next_t, seq, next_rss = t_start, 0, t_start
+        # Frames belong to the window they were sent in; a window's row is printed one
+        # window later, so that its slowest frames have arrived before it is summarised.
+        windows = [_window(t_start, diag)]
+
+        def close(w, now):
+            with lock:
+                lat = [(got[k] - sent[k]) * 1000 for k in w['keys'] if k in got]
+                infer = float(diag.get('inference_ms_p50', 'nan'))
+            rows.append({'t_s': round(w['end'] - t_start, 1), 'sent': len(w['keys']),
+                         'segmented': len(lat), 'dropped': w['dropped'],
+                         'latency_ms': summarize(lat), 'inference_ms_p50': infer,
+                         'rss_mb': w['rss'][-1] if w['rss'] else resident_mb(proc.pid),
+                         'rss_mb_max': max(w['rss'] or [resident_mb(proc.pid)])})
+            log(_row(rows[-1]))
         while True:
             now = time.monotonic()
             if now >= next_t:
                 msg = _msg(frames[seq % len(frames)], Image, 1, seq)
-                sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
-                w_sent.append((msg.header.stamp.sec, msg.header.stamp.nanosec))
+                key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+                sent[key] = time.monotonic()
+                windows[-1]['keys'].append(key)
                 pub.publish(msg)
                 seq += 1
                 next_t += 1.0 / rate
             if now >= next_rss:  # the node's memory once a second
-                w_rss.append(resident_mb(proc.pid))
+                windows[-1]['rss'].append(resident_mb(proc.pid))
                 next_rss += 1.0
             end = now >= t_start + duration
-            if now - w_start >= window or end:
+            if now - windows[-1]['start'] >= window or end:
+                _finish(windows[-1], now, diag, lock)
+                if len(windows) >= 2:
+                    close(windows[-2], now)
                 if end:
                     time.sleep(3.0)  # what was in flight when the camera stopped
-                with lock:
-                    lat = [(got[k] - sent[k]) * 1000 for k in w_sent if k in got]
-                    dropped = int(diag.get('frames_dropped', 0))
-                    infer = float(diag.get('inference_ms_p50', 'nan'))
-                rows.append({'t_s': round(now - t_start, 1), 'sent': len(w_sent),
-                             'segmented': len(lat), 'dropped': dropped - dropped_before,
-                             'latency_ms': summarize(lat), 'inference_ms_p50': infer,
-                             'rss_mb': resident_mb(proc.pid),
-                             'rss_mb_max': max(w_rss or [resident_mb(proc.pid)])})
-                dropped_before = dropped
-                log(_row(rows[-1]))
-                w_start, w_sent, w_rss = now, [], []
-                if end:
+                    close(windows[-1], time.monotonic())
                     break
-            time.sleep(max(0.0, min(next_t, next_rss, w_start + window) - time.monotonic()))
+                windows.append(_window(now, diag))
+            time.sleep(max(0.0, min(next_t, next_rss, windows[-1]['start'] + window)
+                           - time.monotonic()))
         if proc.poll() is not None:
             raise RuntimeError(f'the node died (exit {proc.returncode})')
     finally:
@@ -164,7 +170,18 @@ def run(duration, rate, window, model, frame_size=(360, 480), log=print):
         ex.shutdown()
         node.destroy_node()
         rclpy.shutdown()
-    return rows, verdict(rows)
+    return rows, verdict(rows, slack)
+
+
+def _window(start, diag):
+    return {'start': start, 'keys': [], 'rss': [],
+            'dropped_at_start': int(diag.get('frames_dropped', 0))}
+
+
+def _finish(w, now, diag, lock):
+    with lock:
+        w['dropped'] = int(diag.get('frames_dropped', 0)) - w['dropped_at_start']
+    w['end'] = now
 
 
 def _msg(rgb, image_type, gen, seq):
@@ -174,10 +191,14 @@ def _msg(rgb, image_type, gen, seq):
     return m
 
 
-def verdict(rows):
-    """Check latency bound, no growth, flat memory; return a dict with 'ok' and reasons."""
+def verdict(rows, slack=1.0):
+    """
+    Check latency bound, no growth, flat memory; return a dict with 'ok' and reasons.
+
+    ``slack`` multiplies the latency margins (for short runs on a shared machine).
+    """
     infer = float(np.nanmedian([r['inference_ms_p50'] for r in rows]))
-    bound = 2.5 * infer + 100.0
+    bound = (1.0 + 1.5 * slack) * infer + 100.0 * slack
     worst = max(r['latency_ms']['max'] for r in rows)
     first, last = rows[0]['latency_ms']['p95'], rows[-1]['latency_ms']['p95']
     # glibc returns freed blocks to the system unevenly, so single readings swing by tens of
@@ -186,10 +207,10 @@ def verdict(rows):
     early = max(r['rss_mb_max'] for r in rows[:half])
     late = max(r['rss_mb_max'] for r in rows[half:]) if rows[half:] else early
     checks = {
-        f'latency max {worst:.0f} ms <= 2.5 x inference {infer:.0f} ms + 100 ms':
-            worst <= bound,
-        f'latency p95 last window {last:.0f} ms <= 1.25 x first {first:.0f} ms + 50 ms':
-            last <= 1.25 * first + 50.0,
+        f'latency max {worst:.0f} ms <= {1 + 1.5 * slack:g} x inference {infer:.0f} ms + '
+        f'{100 * slack:.0f} ms': worst <= bound,
+        f'latency p95 last window {last:.0f} ms <= {1 + 0.25 * slack:g} x first {first:.0f} ms'
+        f' + {50 * slack:.0f} ms': last <= (1 + 0.25 * slack) * first + 50.0 * slack,
         f'resident memory peak, second half {late:.0f} MiB <= first half {early:.0f} MiB '
         '+ 20 MiB': late <= early + 20.0,
         'every window segmented frames': all(r['segmented'] > 0 for r in rows),
@@ -216,6 +237,8 @@ def main(argv=None):
     p.add_argument('--window', type=float, default=60.0, help='seconds per table row')
     p.add_argument('--model', help='model file (default: SegNet-Basic, random weights, '
                    'network input 240x320: about 0.3 s a frame on 2 CPU cores)')
+    p.add_argument('--slack', type=float, default=1.0,
+                   help='multiply the latency margins of the verdict (tests use 2)')
     p.add_argument('--json')
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -223,7 +246,7 @@ def main(argv=None):
         print(f'soak: {args.duration:.0f} s at {args.rate:.0f} Hz, 360x480 rgb8, model '
               f'{os.path.basename(model)}')
         print(HEAD)
-        rows, v = run(args.duration, args.rate, args.window, model)
+        rows, v = run(args.duration, args.rate, args.window, model, slack=args.slack)
     for text, ok in v['checks'].items():
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
     save_json(args.json, {'rows': rows, 'verdict': v, 'duration_s': args.duration,

@@ -24,10 +24,18 @@ Sizes in messages are written as WIDTHxHEIGHT, as in ROS.
 
 import io
 import operator
+import struct
 import sys
 
 import numpy as np
 from PIL import Image as PILImage
+from PIL import PngImagePlugin
+
+# Camera frames carry no text worth keeping. Pillow's default budget for inflating PNG text
+# chunks (64 MB) lets a 63 kB frame cost 60 MB and 0.2 s before a pixel is read, so
+# importing this module lowers it; PNGs with more text than this are rejected.
+PngImagePlugin.MAX_TEXT_CHUNK = min(PngImagePlugin.MAX_TEXT_CHUNK, 256 << 10)
+PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 1 << 20)
 
 _U8 = np.dtype(np.uint8)
 _U16 = np.dtype(np.uint16)
@@ -201,10 +209,17 @@ def check_image(msg, max_pixels=None):
     """
     Raise ConversionError if an Image message cannot be converted; cheap enough for a callback.
 
-    Checks encoding, sizes, ``max_pixels``, step and data length; the pixels are not read,
-    so content problems (e.g. a Bayer image under 2x2) still surface in to_rgb8.
+    Checks encoding (including those without an RGB meaning), sizes, ``max_pixels``, step
+    and data length without reading a pixel: every frame it passes, to_rgb8 converts.
     """
-    _validate(msg, max_pixels)
+    encoding, width, height = _validate(msg, max_pixels)[:3]
+    desc = _desc(encoding, width, height)
+    if encoding == '8UC2':
+        raise ConversionError(f'{desc}: 2-channel images have no RGB interpretation',
+                              reason='encoding')
+    if encoding in _BAYER and (height < 2 or width < 2):
+        raise ConversionError(f'{desc}: Bayer demosaicing needs at least 2x2 pixels',
+                              reason='size')
 
 
 def imgmsg_to_numpy(msg, max_pixels=None):
@@ -417,10 +432,81 @@ def check_compressed(msg, max_pixels=None):
     """
     Raise ConversionError if a CompressedImage is not a JPEG/PNG within ``max_pixels``.
 
-    Reads only the image header (cheap enough for a callback); corrupt pixel data still
-    surfaces in compressed_to_rgb8.
+    Reads the size from the PNG IHDR chunk or the JPEG frame header by hand, without Pillow
+    (which would inflate PNG text chunks on open), so it is cheap enough for a callback;
+    corrupt pixel data still surfaces in compressed_to_rgb8.
     """
-    _decode(msg, max_pixels, load=False)
+    fmt, data = _compressed_payload(msg)
+    codec, width, height = _compressed_size(data, fmt)
+    what = f'{codec} image {width}x{height} (format {fmt!r})'
+    if width <= 0 or height <= 0:
+        raise ConversionError(f'{what}: width and height must be positive', reason='size')
+    _check_compressed_pixels(what, width, height, max_pixels)
+
+
+def _compressed_payload(msg):
+    fmt = getattr(msg, 'format', '')
+    if not isinstance(fmt, str):
+        raise ConversionError(f'compressed image: format must be a string, got '
+                              f'{type(fmt).__name__}', reason='encoding')
+    what = f'compressed image (format {fmt!r})'
+    if _codec(fmt) == 'compressedDepth':
+        raise ConversionError(f'{what}: compressedDepth images are not supported',
+                              reason='encoding')
+    _byte_length(msg.data, what)  # type check only: the whole payload is needed anyway
+    data = msg.data
+    if not isinstance(data, (bytes, bytearray)):
+        data = _as_uint8(data, what).tobytes()
+    return fmt, data
+
+
+def _check_compressed_pixels(what, width, height, max_pixels):
+    limit = max_pixels if max_pixels is not None else PILImage.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        name = 'max_pixels' if max_pixels is not None else 'PIL MAX_IMAGE_PIXELS'
+        raise ConversionError(f'{what}: {width * height} pixels exceeds {name} {limit}',
+                              reason='too_large')
+
+
+_PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# JPEG start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def _compressed_size(data, fmt):
+    """Return (codec, width, height) from a PNG or JPEG header; ConversionError otherwise."""
+    what = f'compressed image (format {fmt!r}), {len(data)} bytes'
+    if data[:8] == _PNG_MAGIC:
+        if len(data) < 24 or data[12:16] != b'IHDR':
+            raise ConversionError(f'{what}: PNG without an IHDR header', reason='decode')
+        return 'PNG', int.from_bytes(data[16:20], 'big'), int.from_bytes(data[20:24], 'big')
+    if data[:2] != b'\xff\xd8':
+        raise ConversionError(f'{what}: neither a JPEG nor a PNG image', reason='decode')
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            break
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
+            break
+        length = int.from_bytes(data[pos + 2:pos + 4], 'big')
+        if marker in _SOF:
+            seg = data[pos + 4:pos + 2 + length]
+            if length >= 8 and len(seg) == length - 2 and seg[0] in (8, 12, 16) and \
+                    seg[5] in (1, 2, 3, 4) and length == 8 + 3 * seg[5]:
+                return ('JPEG', int.from_bytes(seg[3:5], 'big'),
+                        int.from_bytes(seg[1:3], 'big'))
+            break
+        if length < 2:
+            break
+        pos += 2 + length
+    raise ConversionError(f'{what}: JPEG without a valid frame header', reason='decode')
 
 
 def compressed_to_rgb8(msg, max_pixels=None):
@@ -432,35 +518,26 @@ def compressed_to_rgb8(msg, max_pixels=None):
     Pillow's MAX_IMAGE_PIXELS) before any pixel is decoded. Corrupt or truncated data
     raises ConversionError. 16-bit greyscale PNGs are scaled by >> 8.
     """
-    return _decode(msg, max_pixels, load=True)
+    check_compressed(msg, max_pixels)
+    return _decode(msg, max_pixels)
 
 
-def _decode(msg, max_pixels, load):
-    fmt = getattr(msg, 'format', '')
+def _decode(msg, max_pixels):
+    fmt, data = _compressed_payload(msg)
     what = f'compressed image (format {fmt!r})'
-    if _codec(fmt) == 'compressedDepth':
-        raise ConversionError(f'{what}: compressedDepth images are not supported',
-                              reason='encoding')
-    _byte_length(msg.data, what)  # type check only: the whole payload is needed anyway
-    data = msg.data
-    if not isinstance(data, (bytes, bytearray)):
-        data = _as_uint8(data, what).tobytes()
-    limit = max_pixels if max_pixels is not None else PILImage.MAX_IMAGE_PIXELS
     # PIL's DecompressionBombWarning is left to the caller's warning filters (changing the
-    # filters here is not thread-safe); our own limit refuses the same images.
-    errors = (OSError, SyntaxError, ValueError, TypeError, EOFError, MemoryError)
+    # filters here is not thread-safe); our own limit refuses the same images. MemoryError
+    # is not caught: running out of memory is not a property of the frame.
+    errors = (OSError, SyntaxError, ValueError, TypeError, EOFError, struct.error,
+              IndexError, KeyError, OverflowError, ZeroDivisionError)
     try:
         with PILImage.open(io.BytesIO(data), formats=('JPEG', 'PNG')) as img:
             width, height = img.size
             what = f'{img.format} image {width}x{height} (format {fmt!r})'
             if width <= 0 or height <= 0:
-                raise ConversionError(f'{what}: width and height must be positive', reason='size')
-            if limit is not None and width * height > limit:
-                name = 'max_pixels' if max_pixels is not None else 'PIL MAX_IMAGE_PIXELS'
-                raise ConversionError(
-                    f'{what}: {width * height} pixels exceeds {name} {limit}', reason='too_large')
-            if not load:
-                return None
+                raise ConversionError(f'{what}: width and height must be positive',
+                                      reason='size')
+            _check_compressed_pixels(what, width, height, max_pixels)
             img.load()
             if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
                 grey = (np.asarray(img).astype(np.uint32) >> 8).clip(0, 255).astype(_U8)

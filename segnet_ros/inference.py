@@ -59,7 +59,7 @@ class Result:
     confidence: np.ndarray = None    # (H, W) float32 max softmax probability
     uncertainty: np.ndarray = None   # (H, W) float32 MC-dropout variance (Bayesian models)
     infer_s: float = 0.0             # model forward (incl. MC samples), synchronised
-    total_s: float = 0.0             # upload -> arrays on the host
+    total_s: float = 0.0             # upload -> arrays on the host (incl. time in emit)
 
 
 def resolve_device(name):

@@ -224,6 +224,8 @@ class SegnetMixin:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._pending = None          # newest unprocessed frame: (msg, receive time)
+        self._in_use = None           # the Segmenter the worker is running, if any
+        self._reverting = False       # a refused reload is putting the old parameters back
         self._stop = False
         self._worker = None
         self.counters = {'received': 0, 'processed': 0, 'dropped': 0, 'rejected': 0,
@@ -318,6 +320,7 @@ class SegnetMixin:
 
     def _build_segmenter(self, p):
         path = self._model_path(p)
+        seg, out_of_memory = None, None
         try:
             seg = Segmenter(path, device=p['device'], precision=p['precision'],
                             input_size=(p['inference_height'], p['inference_width']),
@@ -330,9 +333,13 @@ class SegnetMixin:
         except Exception as e:  # noqa: B902 - only running out of memory is expected here
             if not is_out_of_memory(e):
                 raise
+            out_of_memory = str(e)
+        if out_of_memory is not None:
+            if seg is not None:
+                seg.close()
             free_cached_memory(resolve_device(p['device']))
             raise StartupError(f'{path}: out of memory loading the model on {p["device"]} '
-                               f'({e})') from None
+                               f'({out_of_memory})')
         if p['device'] == 'auto' and seg.device.type == 'cpu':
             self.get_logger().warning("device 'auto': no CUDA device available, running on "
                                       'the CPU')
@@ -383,6 +390,14 @@ class SegnetMixin:
                 self.counters['received'] += 1
             self._reject(e)
             return
+        except Exception as e:  # noqa: B902 - a bug in a check must not stop the executor
+            with self._lock:
+                self.counters['received'] += 1
+                self.counters['errors'] += 1
+            self._log_limited('errors', self.get_logger().error,
+                              f'checking a frame failed ({type(e).__name__}: {e}); frame '
+                              'dropped')
+            return
         with self._lock:
             self.counters['received'] += 1
             if self._pending is not None:
@@ -409,7 +424,7 @@ class SegnetMixin:
                 return
             held, gate[0], gate[1] = gate[1], now, 0
         if held:
-            text += f' [{held} more like this in the last {LOG_PERIOD_S:.0f} s]'
+            text += f' [{held} more like this since the last such line]'
         log(text)
 
     def _on_camera_info(self, msg):
@@ -424,7 +439,8 @@ class SegnetMixin:
             if err:
                 return SetParametersResult(successful=False, reason=err)
             new[prm.name] = prm.value
-        if self.segmenter is not None and any(new[k] != self.p[k] for k in RELOAD_PARAMS):
+        if self.segmenter is not None and not self._reverting and any(
+                new[k] != self.p[k] for k in RELOAD_PARAMS):
             if self._reloading:
                 return SetParametersResult(
                     successful=False, reason='a model reload is already in progress')
@@ -451,13 +467,19 @@ class SegnetMixin:
             seg = self._load(new)
         except StartupError as e:
             log.error(f'model reload refused, keeping {self.segmenter.model_path}: {e}')
-            self._reloading = False
-            self.set_parameters([Parameter(k, value=old[k])
-                                 for k in RELOAD_PARAMS if old[k] != new[k]])
+            self._reverting = True
+            try:
+                self.set_parameters([Parameter(k, value=old[k])
+                                     for k in RELOAD_PARAMS if old[k] != new[k]])
+            finally:
+                self._reverting = False
+                self._reloading = False
             return
         with self._lock:
             previous, self.segmenter = self.segmenter, seg
             self.counters['model_swaps'] += 1
+            # The worker may still be segmenting a frame with the old model.
+            self._wake.wait_for(lambda: self._in_use is not previous, timeout=60.0)
         previous.close()
         self._reloading = False
         self._publish_class_info()
@@ -472,13 +494,15 @@ class SegnetMixin:
                 if self._stop:
                     return
                 (msg, t_recv), self._pending = self._pending, None
-                segmenter = self.segmenter
+                segmenter = self._in_use = self.segmenter
             if segmenter is None:
                 continue
+            out_of_memory = False
             try:
                 self._process(segmenter, msg, t_recv)
             except Exception as e:  # one bad frame must never stop the node
-                if is_out_of_memory(e):
+                out_of_memory = is_out_of_memory(e)
+                if out_of_memory:
                     key, text = 'out_of_memory', (
                         f'out of memory during inference on {segmenter.device} ({e}); frame '
                         'dropped, cache emptied')
@@ -488,6 +512,12 @@ class SegnetMixin:
                 with self._lock:
                     self.counters[key] += 1
                 self._log_limited(key, self.get_logger().error, text)
+            with self._lock:
+                self._in_use = None
+                self._wake.notify_all()  # a model swap may be waiting to close the old model
+            if out_of_memory:
+                # Here, not in the except block, where the traceback still holds the frame's
+                # tensors and the cache could not give them back.
                 free_cached_memory(segmenter.device)
 
     def _process(self, segmenter, msg, t_recv):

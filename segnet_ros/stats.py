@@ -77,9 +77,12 @@ class RateMeter:
 
 def _malloc_trim():
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        return libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return ctypes.CDLL('libc.so.6').malloc_trim
+    except (OSError, AttributeError):
+        pass
+    try:  # find_library runs ldconfig: only when the usual name is missing
+        return ctypes.CDLL(ctypes.util.find_library('c')).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc: nothing to trim
         return None
 
 

@@ -88,6 +88,12 @@ def png_bomb(width, height):
             + _chunk(b'IEND', b''))
 
 
+def png_with_text(png, chunks=60, size=1 << 20):
+    """Insert ``chunks`` zTXt chunks that each inflate to ``size`` bytes after the IHDR."""
+    body = b'comment\x00\x00' + zlib.compress(b'\x00' * size, 9)
+    return png[:33] + _chunk(b'zTXt', body) * chunks + png[33:]
+
+
 def jpeg_claiming(data, width, height):
     """Rewrite the frame size in a JPEG's SOF0 header."""
     i = data.index(b'\xff\xc0')
@@ -157,8 +163,8 @@ def image_cases(rng):
         Case('no data', False, {**valid_image(rng, h, w), 'data': b''}, 'data'),
         Case('16-bit data odd length', False,
              {**_raw(rng, 'mono16', h, w, 1, 2), 'data': bytes(h * w * 2 - 1)}, 'data'),
-        Case('2-channel image', False, _raw(rng, '8UC2', h, w, 2), 'encoding', CONTENT),
-        Case('1x1 bayer', False, _raw(rng, 'bayer_bggr8', 1, 1, 1), 'size', CONTENT),
+        Case('2-channel image', False, _raw(rng, '8UC2', h, w, 2), 'encoding'),
+        Case('1x1 bayer', False, _raw(rng, 'bayer_bggr8', 1, 1, 1), 'size'),
     ]
     extremes = np.array([np.finfo(np.float32).max, -np.finfo(np.float32).max, np.inf,
                          -np.inf, np.finfo(np.float32).tiny, -0.0, 1e-45, 0.5], np.float32)
@@ -172,8 +178,8 @@ def image_cases(rng):
     return c
 
 
-def compressed_cases(rng, bomb, claim):
-    """One round of CompressedImage cases; ``bomb`` and ``claim`` are precomputed PNGs."""
+def compressed_cases(rng, bomb, claim, texty):
+    """One round of CompressedImage cases; ``bomb``, ``claim`` (two), ``texty`` precomputed."""
     h, w = int(rng.integers(8, 64)), int(rng.integers(8, 64))
     arr = rng.integers(0, 256, (h, w, 3), np.uint8)
     jpg, png = _jpeg(arr), _png(arr)
@@ -206,7 +212,11 @@ def compressed_cases(rng, bomb, claim):
              'encoding'),
         Case('png bomb', True, {'format': 'png', 'data': bomb}, 'too_large'),
         Case('png claiming 100000x100000', True,
-             {'format': 'png', 'data': claim}, 'too_large'),
+             {'format': 'png', 'data': claim[0]}, 'too_large'),
+        Case('png claiming 5000x5000', True,
+             {'format': 'png', 'data': claim[1]}, 'too_large'),
+        # 63 kB on the wire, 60 MB of text once inflated: refused while decoding.
+        Case('png text flood', True, {'format': 'png', 'data': texty}, 'decode', CONTENT),
         Case('jpeg claiming 60000x60000', True,
              {'format': fmt, 'data': jpeg_claiming(jpg, 60000, 60000)}, 'too_large'),
     ]
@@ -220,12 +230,14 @@ def corpus(n_image, n_compressed, seed=0, valid_every=10):
     valid JPEG), so valid input keeps arriving among the hostile.
     """
     rng = np.random.default_rng(seed)
-    bomb, claim = png_bomb(20000, 20000), png_bomb(100000, 100000)[:200]
+    bomb = png_bomb(20000, 20000)
+    claim = png_bomb(100000, 100000)[:200], png_bomb(5000, 5000)[:200]
+    texty = png_with_text(_png(rng.integers(0, 256, (8, 8, 3), np.uint8)))
     images, comps = [], []
     while len(images) < n_image:
         images += image_cases(rng)
     while len(comps) < n_compressed:
-        comps += compressed_cases(rng, bomb, claim)
+        comps += compressed_cases(rng, bomb, claim, texty)
     out = []
     for cases, compressed in ((images, False), (comps, True)):
         order = rng.permutation(len(cases))

@@ -96,6 +96,14 @@ def test_rejection_messages_name_sizes_and_encoding():
     msg = by_name['100000x100000 claimed, little data'].build(FakeImage, FakeCompressedImage)
     with pytest.raises(conversions.ConversionError, match=r'rgb8 image 100000x100000.*max_pix'):
         conversions.check_image(msg, MAX_PIXELS)
-    msg = by_name['png bomb'].build(FakeImage, FakeCompressedImage)
-    with pytest.raises(conversions.ConversionError, match=r'400000000 pixels'):
+    for name, size in (('png bomb', '20000x20000'), ('png claiming 5000x5000', '5000x5000'),
+                       ('jpeg claiming 60000x60000', '60000x60000')):
+        msg = by_name[name].build(FakeImage, FakeCompressedImage)
+        for fn in (conversions.check_compressed, conversions.compressed_to_rgb8):
+            with pytest.raises(conversions.ConversionError,
+                               match=rf'{size} .*exceeds max_pixels {MAX_PIXELS}'):
+                fn(msg, MAX_PIXELS)
+    msg = by_name['png text flood'].build(FakeImage, FakeCompressedImage)
+    assert len(msg.data) < 100_000
+    with pytest.raises(conversions.ConversionError, match='MAX_TEXT_CHUNK'):
         conversions.compressed_to_rgb8(msg, MAX_PIXELS)

@@ -14,6 +14,7 @@
 
 """The managed (lifecycle) node driven through its real lifecycle services."""
 
+import os
 import shutil
 import signal
 import time
@@ -135,6 +136,9 @@ def test_configure_fails_for_every_kind_of_bad_model_file(tmp_path, models):
                 pass
             elif name == 'directory':
                 target.mkdir()
+            elif name == 'unreadable':
+                shutil.copy(models['a'], target)
+                os.chmod(target, 0)
             else:
                 shutil.copy(path, target)
             assert not change(driver, node, Transition.TRANSITION_CONFIGURE), name

@@ -313,8 +313,9 @@ def test_rejected_frames_are_counted_and_node_goes_on(driver, start, models):
         Image(header=header(1), height=10, width=10, encoding='rgb8', step=30, data=b'\x00'),
         Image(header=header(2), height=10, width=10, encoding='nope', step=30,
               data=b'\x00' * 300),
-        Image(header=header(3), height=100000, width=100000, encoding='rgb8', step=300000,
-              data=b'\x00' * 10),
+        # Complete data, so only max_image_pixels (1,000,000) can refuse it.
+        Image(header=header(3), height=1000, width=1001, encoding='mono8', step=1001,
+              data=b'\x00' * 1001000),
     ]
     for msg in bad:
         pub.publish(msg)
@@ -324,8 +325,11 @@ def test_rejected_frames_are_counted_and_node_goes_on(driver, start, models):
     d = driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
         'frames_rejected') == '3' and driver.latest_diagnostics(node.name), timeout=5)
     assert d, driver.latest_diagnostics(node.name)
+    assert (d['frames_rejected_data'], d['frames_rejected_encoding'],
+            d['frames_rejected_too_large']) == ('1', '1', '1'), d
     out = node.output()
     assert 'frame rejected' in out and 'Traceback' not in out
+    assert 'mono8 image 1001x1000: 1001000 pixels exceeds max_pixels 1000000' in out
 
 
 def test_compressed_input_and_camera_info(driver, start, models):

@@ -131,8 +131,22 @@ def test_fuzz_live_nodes_survive_count_and_log_every_rejection(driver, start, mo
         for i in range(30):
             pubs[compressed].publish(valid_msg(compressed, 2))
             time.sleep(0.02)
-    driver.wait_for(lambda: False, timeout=1.0)
-    baseline = {c: int(diag(n)['frames_received']) for c, n in nodes.items()}
+    # The baseline once every warm-up frame is accounted for and the count has settled.
+    baseline = {}
+    for compressed, node in nodes.items():
+        last = {}
+
+        def settled(n=node, last=last):
+            d = diag(n)
+            if not d or int(d['frames_received']) != sum(counters(d).values()):
+                return False
+            v, now = int(d['frames_received']), time.monotonic()
+            if last.get('v') != v:
+                last.update(v=v, t=now)
+                return False
+            return now - last['t'] >= 0.7 and v  # unchanged over 3 diagnostics periods
+        baseline[compressed] = driver.wait_for(settled, timeout=20)
+        assert baseline[compressed], diag(node)
     rss0 = {c: rss_mb(n.proc.pid) for c, n in nodes.items()}
 
     # The corpus, in bursts smaller than the input queue, both nodes at once.
@@ -344,9 +358,11 @@ def test_subscribers_come_and_go_and_the_camera_restarts(driver, start, models):
 def test_short_soak_latency_bounded_and_memory_flat(tmp_path):
     """The soak benchmark's own checks, over 40 s instead of 10 minutes."""
     out = tmp_path / 'soak.json'
+    # --slack 2 doubles the margins of the latency checks: 40 s on a shared machine.
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'soak.py'),
-                           '--duration', '40', '--window', '10', '--json', str(out)],
-                          capture_output=True, text=True, timeout=300)
+                           '--duration', '40', '--window', '10', '--slack', '2',
+                           '--json', str(out)], capture_output=True, text=True, timeout=300)
+    assert out.exists(), proc.stdout + proc.stderr
     res = json.loads(out.read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert res['verdict']['ok'] and len(res['rows']) == 4
@@ -371,4 +387,4 @@ def test_rejection_log_lines_are_rate_limited_per_reason_and_count_what_held_bac
     assert len(lines) == 3, lines
     assert 'frame rejected (step): bad step 0' in lines[0]
     assert 'frame rejected (data): bad data' in lines[1]
-    assert 'bad step again [9 more like this in the last 5 s]' in lines[2]
+    assert 'bad step again [9 more like this since the last such line]' in lines[2]
