@@ -212,16 +212,29 @@ class Driver:
         client = self._service(GetParameters, f'/{node_name}/get_parameters')
         req = GetParameters.Request()
         req.names = list(names)
-        res = self._call(client, req)
+        res = self._call(client, req, resend_every=2.0)
         return {n: Parameter.from_parameter_msg(ParameterMsg(name=n, value=v)).value
                 for n, v in zip(names, res.values)}
 
-    def _call(self, client, req, timeout=20.0):
+    def _call(self, client, req, timeout=20.0, resend_every=None):
+        """
+        Call a service and wait for the answer.
+
+        Right after discovery a server may not yet know the client's reply reader, and the
+        first answer is lost; an idempotent request (a query) can be re-sent every
+        ``resend_every`` seconds until one answer comes back.
+        """
         future = client.call_async(req)
         deadline = time.monotonic() + timeout
+        resend = time.monotonic() + resend_every if resend_every else None
         while not future.done():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise TimeoutError(f'{client.srv_name} did not answer')
+            if resend is not None and now > resend:
+                client.remove_pending_request(future)
+                future = client.call_async(req)
+                resend = now + resend_every
             time.sleep(0.01)
         return future.result()
 

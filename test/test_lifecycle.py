@@ -43,7 +43,7 @@ def change(driver, node, transition):
 
 def state(driver, node):
     client = driver._service(GetState, f'/{node.name}/get_state', timeout=30)
-    return driver._call(client, GetState.Request()).current_state.id
+    return driver._call(client, GetState.Request(), resend_every=2.0).current_state.id
 
 
 def wait_graph(predicate, timeout=10.0):
