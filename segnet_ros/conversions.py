@@ -175,11 +175,10 @@ def _layout(encoding, width, height):
     return dtype, channels, dtype.itemsize * channels
 
 
-def _check_pixels(encoding, width, height, max_pixels):
-    if max_pixels is not None and width * height > max_pixels:
-        raise ConversionError(
-            f'{_desc(encoding, width, height)}: {width * height} pixels exceeds '
-            f'max_pixels {max_pixels}', reason='too_large')
+def _check_pixels(what, width, height, limit, name='max_pixels'):
+    if limit is not None and width * height > limit:
+        raise ConversionError(f'{what}: {width * height} pixels exceeds {name} {limit}',
+                              reason='too_large')
 
 
 def _validate(msg, max_pixels):
@@ -189,7 +188,7 @@ def _validate(msg, max_pixels):
     width = _as_size(msg.width, 'width', encoding)
     step = _as_size(msg.step, 'step', encoding)
     dtype, channels, bpp = _layout(encoding, width, height)
-    _check_pixels(encoding, width, height, max_pixels)
+    _check_pixels(_desc(encoding, width, height), width, height, max_pixels)
     desc = _desc(encoding, width, height)
     row_bytes = width * bpp
     if step < row_bytes:
@@ -385,7 +384,7 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
                 f'array of shape {msg_or_array.shape}: an encoding is required', reason='encoding')
         arr = _check_array(msg_or_array, encoding)
         height, width = arr.shape[:2]
-        _check_pixels(encoding, width, height, max_pixels)
+        _check_pixels(_desc(encoding, width, height), width, height, max_pixels)
     else:
         if encoding is not None and encoding != msg_or_array.encoding:
             raise ConversionError(
@@ -436,7 +435,10 @@ def check_compressed(msg, max_pixels=None):
     (which would inflate PNG text chunks on open), so it is cheap enough for a callback;
     corrupt pixel data still surfaces in compressed_to_rgb8.
     """
-    fmt, data = _compressed_payload(msg)
+    _check_compressed_header(*_compressed_payload(msg), max_pixels)
+
+
+def _check_compressed_header(fmt, data, max_pixels):
     codec, width, height = _compressed_size(data, fmt)
     what = f'{codec} image {width}x{height} (format {fmt!r})'
     if width <= 0 or height <= 0:
@@ -461,11 +463,10 @@ def _compressed_payload(msg):
 
 
 def _check_compressed_pixels(what, width, height, max_pixels):
-    limit = max_pixels if max_pixels is not None else PILImage.MAX_IMAGE_PIXELS
-    if limit is not None and width * height > limit:
-        name = 'max_pixels' if max_pixels is not None else 'PIL MAX_IMAGE_PIXELS'
-        raise ConversionError(f'{what}: {width * height} pixels exceeds {name} {limit}',
-                              reason='too_large')
+    if max_pixels is not None:
+        _check_pixels(what, width, height, max_pixels)
+    else:
+        _check_pixels(what, width, height, PILImage.MAX_IMAGE_PIXELS, 'PIL MAX_IMAGE_PIXELS')
 
 
 _PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
@@ -518,12 +519,13 @@ def compressed_to_rgb8(msg, max_pixels=None):
     Pillow's MAX_IMAGE_PIXELS) before any pixel is decoded. Corrupt or truncated data
     raises ConversionError. 16-bit greyscale PNGs are scaled by >> 8.
     """
-    check_compressed(msg, max_pixels)
-    return _decode(msg, max_pixels)
-
-
-def _decode(msg, max_pixels):
     fmt, data = _compressed_payload(msg)
+    _check_compressed_header(fmt, data, max_pixels)
+    return _decode(fmt, data, max_pixels)
+
+
+def _decode(fmt, data, max_pixels):
+    """Decode with Pillow, which checks the size it reads against ``max_pixels`` again."""
     what = f'compressed image (format {fmt!r})'
     # PIL's DecompressionBombWarning is left to the caller's warning filters (changing the
     # filters here is not thread-safe); our own limit refuses the same images. MemoryError
