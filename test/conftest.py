@@ -49,6 +49,32 @@ def pytest_report_header(config):
     return 'ROS 2 node tests: ' + ('on (rclpy found)' if ROS else 'left out (no rclpy)')
 
 
+@pytest.fixture
+def driver():
+    """Yield an rclpy peer spinning in a thread (test/ros_harness.py); close it after."""
+    from ros_harness import Driver
+    d = Driver()
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def start(tmp_path):
+    """Start segnet_node processes (ros_harness.NodeProcess); all are stopped after the test."""
+    import signal
+
+    from ros_harness import NodeProcess
+    procs = []
+
+    def _start(params, **kw):
+        p = NodeProcess(params, log_dir=str(tmp_path), **kw)
+        procs.append(p)
+        return p
+    yield _start
+    for p in procs:
+        p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGINT, timeout=10)
+
+
 def make_model_file(path, architecture='segnet', width=0.125, num_classes=4, input_size=(48, 64),
                     seed=0, class_names=None):
     """Write a randomly initialised model file (weights are irrelevant to plumbing tests)."""

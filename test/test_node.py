@@ -23,8 +23,6 @@ from builtin_interfaces.msg import Time
 from conftest import bad_model_files
 import numpy as np
 import pytest
-from ros_harness import Driver
-from ros_harness import NodeProcess
 from segnet_ros import conversions
 from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import CompressedImage
@@ -34,26 +32,6 @@ from std_msgs.msg import String
 
 pytestmark = pytest.mark.ros
 NUM_CLASSES = 4
-
-
-@pytest.fixture
-def driver():
-    d = Driver()
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def start(tmp_path):
-    procs = []
-
-    def _start(params, **kw):
-        p = NodeProcess(params, log_dir=str(tmp_path), **kw)
-        procs.append(p)
-        return p
-    yield _start
-    for p in procs:
-        p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGINT, timeout=10)
 
 
 def header(i, frame_id='cam_test'):

@@ -40,7 +40,6 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from ros_harness import Driver
-from ros_harness import NodeProcess
 from segnet_ros import conversions
 from segnet_ros.inference import Segmenter
 from segnet_ros.node import REJECT_REASONS
@@ -53,26 +52,6 @@ import torch
 pytestmark = pytest.mark.ros
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MEMORY_BOUND_MB = 64  # resident memory growth allowed over the whole fuzz run (README)
-
-
-@pytest.fixture
-def driver():
-    d = Driver()
-    yield d
-    d.close()
-
-
-@pytest.fixture
-def start(tmp_path):
-    procs = []
-
-    def _start(params, **kw):
-        p = NodeProcess(params, log_dir=str(tmp_path), **kw)
-        procs.append(p)
-        return p
-    yield _start
-    for p in procs:
-        p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGINT, timeout=10)
 
 
 def stamp_header(sec, nsec=0):
