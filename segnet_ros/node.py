@@ -23,6 +23,7 @@ have subscribers, and nothing runs while no one listens.
 import copy
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -679,9 +680,27 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
 
+def _guard_signals():
+    """
+    Turn the first SIGINT / SIGTERM into KeyboardInterrupt and ignore any later one.
+
+    ``ros2 launch`` forwards Ctrl-C as a second SIGINT a moment after the terminal's: it must
+    not interrupt the clean-up that the first one started. rclpy's own handlers (installed by
+    ``rclpy.init``) run first and chain to these.
+    """
+    def handler(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main(args=None, node_class=None):
     """Run the node until Ctrl-C / SIGTERM; exit non-zero with one line on bad set-up."""
     use_large_image_transport()
+    _guard_signals()
     rclpy.init(args=args)
     node = None
     code = 0
@@ -697,9 +716,17 @@ def main(args=None, node_class=None):
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # From here on a signal must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if node is not None:
             node.close()
+            name = node.get_fully_qualified_name()
             node.destroy_node()
+            # Not the node's logger: it also writes to /rosout, whose publisher a signal may
+            # already have shut down with the context.
+            rclpy.logging.get_logger('segnet_ros').info(
+                f'{name}: shut down, worker stopped, model released')
         if rclpy.ok():
             rclpy.shutdown()
     return code

@@ -28,7 +28,10 @@ import pytest
 from ros_harness import Driver
 from ros_harness import NodeProcess
 from sensor_msgs.msg import Image
+from test_node import assert_clean_shutdown
 from test_node import image_msg
+from test_node import send_shutdown
+from test_node import SHUTDOWN_SIGNALS
 from test_node import stamps
 
 pytestmark = pytest.mark.ros
@@ -92,8 +95,26 @@ def test_lifecycle_transitions(tmp_path, models):
     finally:
         code = node.stop(signal.SIGINT)
         driver.close()
-    assert code in (0, -signal.SIGINT), node.output()
-    assert 'Traceback' not in node.output()
+    assert_clean_shutdown(node, code)
+
+
+@pytest.mark.parametrize('how', sorted(SHUTDOWN_SIGNALS))
+def test_signals_shut_down_the_active_managed_node_cleanly(tmp_path, models, how):
+    driver = Driver()
+    node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
+    mask = node.topic('class_mask')
+    try:
+        pub = driver.publisher(Image, node.image_topic)
+        driver.record(mask)
+        assert change(driver, node, Transition.TRANSITION_CONFIGURE)
+        assert change(driver, node, Transition.TRANSITION_ACTIVATE)
+        assert driver.publish_until(pub, image_msg(3), lambda: (1003, 126) in stamps(
+            driver, mask)), node.output()
+        code = send_shutdown(node, SHUTDOWN_SIGNALS[how])
+    finally:
+        node.stop(signal.SIGKILL)
+        driver.close()
+    assert_clean_shutdown(node, code)
 
 
 def test_configure_fails_cleanly_on_a_bad_model(tmp_path, models):
