@@ -1,17 +1,31 @@
 """Install segnet_ros as an ament_python package (colcon) or a plain pip package."""
 
-from glob import glob
 import os
 
 from setuptools import find_packages
 from setuptools import setup
 
 package_name = 'segnet_ros'
+# Installed as share/segnet_ros/<folder>/... (scripts/register_ament.py mirrors this for .venv).
+SHARED_FOLDERS = ('launch', 'config', 'models', 'data')
 
 
-def files(pattern):
-    """Return the files matching ``pattern`` (no folders)."""
-    return [f for f in glob(pattern) if os.path.isfile(f)]
+def tree(folder):
+    """
+    Return data_files entries installing ``folder`` (recursively) under share/segnet_ros.
+
+    Every file the node, the tools and the launch files open by path lives in one of these
+    folders; a glob of one level missed the sample bag's folder once.
+    """
+    entries = {}
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        for name in sorted(names):
+            if name.endswith('.pyc'):
+                continue
+            entries.setdefault(os.path.join('share', package_name, root), []).append(
+                os.path.join(root, name))
+    return sorted(entries.items())
 
 
 setup(
@@ -21,10 +35,7 @@ setup(
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
-        ('share/' + package_name + '/launch', files('launch/*.py')),
-        ('share/' + package_name + '/config', files('config/*.yaml')),
-        ('share/' + package_name + '/models', files('models/*')),
-        ('share/' + package_name + '/data', files('data/*')),
+        *(entry for folder in SHARED_FOLDERS for entry in tree(folder)),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

@@ -1,13 +1,13 @@
 # Copyright 2026 segnet_ros contributors
 #
-# Licensed under the Apache License, Version 2.0 (the "License");
+# Licensed under the Apache License, Version 2.0 (the 'License');
 # you may not use this file except in compliance with the License.
 # You may obtain a copy of the License at
 #
 #     http://www.apache.org/licenses/LICENSE-2.0
 #
 # Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
+# distributed under the License is distributed on an 'AS IS' BASIS,
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
@@ -18,7 +18,8 @@ Start one segnet_node per camera.
 ros2 launch segnet_ros multi_camera.launch.py cameras:='[front, left, right]'
 
 Camera ``front`` is read from /front/image_raw and its outputs appear under
-/front/segnet/...; all nodes share the params file and device.
+/front/segnet/...; all nodes share the params file, and the arguments given override it.
+A bad argument, or any node that cannot start, ends the launch with a non-zero exit.
 """
 
 import os
@@ -29,46 +30,77 @@ from launch.actions import DeclareLaunchArgument
 from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from segnet_ros import launch_support as ls
 import yaml
+
+ARGUMENTS = (
+    ('cameras', '[front]', 'camera namespaces as a YAML list or a comma/space separated '
+     'string, e.g. [front, left, right]; camera X reads /X/<image_topic>'),
+    ('image_topic', 'image_raw', 'image topic inside each camera namespace; with '
+     'use_compressed:=true, <image_topic>/compressed'),
+    ('params_file', None, 'ROS parameters file shared by all nodes (YAML, /**: '
+     'ros__parameters: ...)'),
+    ('model_path', '', 'model file (.safetensors) for every camera; empty = the value in '
+     'params_file, else the bundled CamVid model'),
+    ('device', '', 'auto | cpu | cuda | cuda:N for every camera; empty = the value in '
+     'params_file (auto)'),
+    ('use_compressed', '', 'true | false: subscribe <image_topic>/compressed; empty = the '
+     'value in params_file (false)'),
+    ('use_camera_info', '', 'true | false: subscribe /X/camera_info and republish it with '
+     'each mask; empty = the value in params_file (false)'),
+    ('log_level', 'info', 'debug | info | warn | error | fatal'),
+)
 
 
 def _parse_cameras(text):
     """Accept a YAML list ('[front, left]') or a comma/space separated string."""
-    value = yaml.safe_load(text) if text.strip().startswith('[') else text.replace(',', ' ')
+    try:
+        value = yaml.safe_load(text) if text.strip().startswith('[') \
+            else text.replace(',', ' ')
+    except yaml.YAMLError:
+        raise ls.LaunchArgumentError('cameras', f"'{text}' is not a YAML list") from None
     names = value if isinstance(value, list) else value.split()
     names = [str(n).strip('/ ') for n in names if str(n).strip('/ ')]
     if not names:
-        raise RuntimeError("cameras must name at least one camera, e.g. cameras:='[front]'")
+        raise ls.LaunchArgumentError(
+            'cameras', "names no camera; give at least one, e.g. cameras:='[front]'")
+    if len(set(names)) != len(names):
+        raise ls.LaunchArgumentError('cameras', f'names a camera twice: {names}')
     return names
 
 
 def _nodes(context):
-    cameras = _parse_cameras(LaunchConfiguration('cameras').perform(context))
-    image = LaunchConfiguration('image_topic').perform(context)
-    params = [LaunchConfiguration('params_file').perform(context),
-              {'device': LaunchConfiguration('device').perform(context)}]
-    model = LaunchConfiguration('model_path').perform(context)
-    if model:
-        params.append({'model_path': model})
-    return [Node(package='segnet_ros', executable='segnet_node', name='segnet',
-                 namespace=cam, output='screen', parameters=params,
-                 remappings=[('image', f'/{cam}/{image}'),
-                             ('image/compressed', f'/{cam}/{image}/compressed'),
-                             ('camera_info', f'/{cam}/camera_info')])
-            for cam in cameras]
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    cameras = _parse_cameras(arg['cameras'])
+    given = {
+        'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
+        'device': ls.check_device('device', arg['device']),
+        'use_compressed': (ls.parse_bool('use_compressed', arg['use_compressed'])
+                           if arg['use_compressed'] else ''),
+        'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
+                            if arg['use_camera_info'] else ''),
+    }
+    params = ls.node_parameters(ls.check_params_file('params_file', arg['params_file']),
+                                given)
+    log_level = ls.check_log_level('log_level', arg['log_level'])
+    image = arg['image_topic'].strip('/')
+    actions = []
+    for cam in cameras:
+        node = Node(package='segnet_ros', executable='segnet_node', name='segnet',
+                    namespace=cam, output='screen', parameters=params,
+                    arguments=['--ros-args', '--log-level', log_level],
+                    remappings=[('image', f'/{cam}/{image}'),
+                                ('image/compressed', f'/{cam}/{image}/compressed'),
+                                ('camera_info', f'/{cam}/camera_info')])
+        actions += [node, ls.end_launch_on_failure(node, f"segnet node of camera '{cam}'")]
+    return actions
 
 
 def generate_launch_description():
     """Return the launch description."""
     share = get_package_share_directory('segnet_ros')
-    return LaunchDescription([
-        DeclareLaunchArgument('cameras', default_value='[front]',
-                              description='camera namespaces, e.g. "[front, left, right]"'),
-        DeclareLaunchArgument('image_topic', default_value='image_raw',
-                              description='image topic inside each camera namespace'),
-        DeclareLaunchArgument('model_path', default_value=''),
-        DeclareLaunchArgument('params_file',
-                              default_value=os.path.join(share, 'config', 'segnet.yaml')),
-        DeclareLaunchArgument('device', default_value='auto'),
-        OpaqueFunction(function=_nodes),
-    ])
+    defaults = {'params_file': os.path.join(share, 'config', 'segnet.yaml')}
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
+                               description=text) for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=_nodes)])

@@ -18,7 +18,8 @@ Start segnet_node and score it live by replaying a bag into it.
 ros2 launch segnet_ros replay_eval.launch.py bag:=/path/to/bag rate:=1.0
 
 The replay publishes the bag's image topic, records the node's masks, pairs them with the
-bag's ground truth by header stamp and writes a report; the launch ends when it is done.
+bag's ground truth by header stamp and writes a report; the launch ends when it is done,
+with the replay's exit code. A bad argument or a node that cannot start ends it at once.
 """
 
 import os
@@ -29,38 +30,77 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.actions import EmitEvent
 from launch.actions import ExecuteProcess
+from launch.actions import OpaqueFunction
 from launch.actions import RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from segnet_ros import launch_support as ls
+
+# The node reads this topic and the replay publishes on it; nothing else uses it.
+REPLAY_TOPIC = '/segnet_replay/image_raw'
+
+ARGUMENTS = (
+    ('bag', None, 'rosbag2 folder (or .db3 / .mcap file) to replay; default: the bundled '
+     'CamVid sample (share/segnet_ros/data/camvid_val_sample)'),
+    ('bag_image_topic', '/camera/image_raw', 'image topic in the bag (Image or '
+     'CompressedImage)'),
+    ('bag_label_topic', '/camera/labels', 'ground-truth mask topic in the bag (mono8)'),
+    ('rate', '1.0', 'replay speed as a factor on bag time (2.0 = twice as fast)'),
+    ('out', 'segnet_replay_report', 'report folder (created; relative to the working '
+     'directory)'),
+    ('model_path', None, 'model file (.safetensors) the node runs and the report names; '
+     'default: the bundled CamVid model'),
+    ('device', 'auto', 'auto | cpu | cuda | cuda:N'),
+    ('log_level', 'info', "the node's log level: debug | info | warn | error | fatal"),
+)
+
+
+def _actions(context):
+    arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
+    if not os.path.exists(os.path.expanduser(arg['bag'])):
+        raise ls.LaunchArgumentError('bag', f"{arg['bag']}: no such bag")
+    model = ls.check_file('model_path', arg['model_path'], 'model file')
+    device = ls.check_device('device', arg['device']) or 'auto'
+    log_level = ls.check_log_level('log_level', arg['log_level'])
+    try:
+        if float(arg['rate']) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ls.LaunchArgumentError('rate', f"'{arg['rate']}' is not a positive number") \
+            from None
+    node = Node(package='segnet_ros', executable='segnet_node', name='segnet', output='screen',
+                parameters=[{'model_path': model, 'device': device}],
+                arguments=['--ros-args', '--log-level', log_level],
+                remappings=[('image', REPLAY_TOPIC)])
+    replay = ExecuteProcess(
+        cmd=[sys.executable, '-m', 'segnet_ros.bags.tools', 'replay',
+             os.path.expanduser(arg['bag']), '--image-topic', arg['bag_image_topic'],
+             '--label-topic', arg['bag_label_topic'], '--publish-topic', REPLAY_TOPIC,
+             '--mask-topic', '/segnet/class_mask', '--rate', arg['rate'],
+             '--out', arg['out'], '--model', model],
+        name='segnet_replay', output='screen')
+
+    def replay_done(event, _context):
+        if event.returncode == 0:
+            return [EmitEvent(event=Shutdown(reason='replay finished'))]
+
+        def fail(_ctx):
+            raise RuntimeError(f'the replay exited with code {event.returncode}; see its '
+                               'error above')
+        return [OpaqueFunction(function=fail)]
+
+    return [node, ls.end_launch_on_failure(node, 'segnet node'), replay,
+            RegisterEventHandler(OnProcessExit(target_action=replay, on_exit=replay_done))]
 
 
 def generate_launch_description():
     """Return the launch description."""
     share = get_package_share_directory('segnet_ros')
-    cfg = LaunchConfiguration
-    replay = ExecuteProcess(
-        cmd=[sys.executable, '-m', 'segnet_ros.bags.tools', 'replay', cfg('bag'),
-             '--image-topic', cfg('bag_image_topic'), '--label-topic', cfg('bag_label_topic'),
-             '--publish-topic', '/segnet_replay/image_raw',
-             '--mask-topic', '/segnet/class_mask', '--rate', cfg('rate'),
-             '--out', cfg('out'), '--model', cfg('model_path')],
-        output='screen')
-    return LaunchDescription([
-        DeclareLaunchArgument('bag', default_value=os.path.join(share, 'data',
-                                                                'camvid_val_sample')),
-        DeclareLaunchArgument('bag_image_topic', default_value='/camera/image_raw'),
-        DeclareLaunchArgument('bag_label_topic', default_value='/camera/labels'),
-        DeclareLaunchArgument('rate', default_value='1.0', description='factor on bag time'),
-        DeclareLaunchArgument('out', default_value='segnet_replay_report'),
-        DeclareLaunchArgument('model_path', default_value=os.path.join(
-            share, 'models', 'segnet_camvid_light.safetensors')),
-        DeclareLaunchArgument('device', default_value='auto'),
-        Node(package='segnet_ros', executable='segnet_node', name='segnet', output='screen',
-             parameters=[{'model_path': cfg('model_path'), 'device': cfg('device')}],
-             remappings=[('image', '/segnet_replay/image_raw')]),
-        replay,
-        RegisterEventHandler(OnProcessExit(target_action=replay,
-                                           on_exit=[EmitEvent(event=Shutdown())])),
-    ])
+    defaults = {'bag': os.path.join(share, 'data', 'camvid_val_sample'),
+                'model_path': os.path.join(share, 'models', 'segnet_camvid_light.safetensors')}
+    return LaunchDescription(
+        [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
+                               description=text) for name, default, text in ARGUMENTS]
+        + [OpaqueFunction(function=_actions)])

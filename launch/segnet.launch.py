@@ -1,13 +1,13 @@
 # Copyright 2026 segnet_ros contributors
 #
-# Licensed under the Apache License, Version 2.0 (the "License");
+# Licensed under the Apache License, Version 2.0 (the 'License');
 # you may not use this file except in compliance with the License.
 # You may obtain a copy of the License at
 #
 #     http://www.apache.org/licenses/LICENSE-2.0
 #
 # Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an "AS IS" BASIS,
+# distributed under the License is distributed on an 'AS IS' BASIS,
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
@@ -16,7 +16,11 @@
 Start segnet_node on one camera.
 
 ros2 launch segnet_ros segnet.launch.py image:=/camera/image_raw device:=cuda
-ros2 launch segnet_ros segnet.launch.py lifecycle:=true   # managed node, brought to active
+ros2 launch segnet_ros segnet.launch.py lifecycle:=true   # managed node, brought to active once
+
+Parameters come from ``params_file``; an argument given on the command line overrides the
+file, an argument left empty keeps the value in params_file. A bad argument or a node that cannot
+start ends the launch with one line and a non-zero exit.
 """
 
 import os
@@ -24,62 +28,62 @@ import os
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.actions import EmitEvent
 from launch.actions import OpaqueFunction
-from launch.actions import RegisterEventHandler
-from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 from launch_ros.actions import Node
-from launch_ros.event_handlers import OnStateTransition
-from launch_ros.events.lifecycle import ChangeState
-from lifecycle_msgs.msg import Transition
+from segnet_ros import launch_support as ls
 
+# name, default, description. An empty default means 'keep the value in params_file'.
 ARGUMENTS = (
     ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image); with '
-     'use_compressed the node subscribes <image>/compressed'),
-    ('camera_info', '/camera/camera_info', 'camera_info topic (used when use_camera_info)'),
-    ('model_path', '', 'model file (.safetensors); empty = the params file, else bundled'),
-    ('params_file', None, 'ROS parameters file (/**: ros__parameters)'),
-    ('namespace', '', 'namespace for the node and its outputs'),
-    ('node_name', 'segnet', 'node name'),
-    ('device', 'auto', "'auto', 'cpu', 'cuda' or 'cuda:N'"),
-    ('use_compressed', 'false', 'subscribe CompressedImage on <image>/compressed'),
-    ('log_level', 'info', 'ROS log level'),
-    ('lifecycle', 'false', 'start the managed node and bring it to active'),
+     'use_compressed:=true the node subscribes <image>/compressed (CompressedImage)'),
+    ('camera_info', '/camera/camera_info', 'camera_info topic, subscribed when '
+     'use_camera_info is true'),
+    ('params_file', None, 'ROS parameters file (YAML, /**: ros__parameters: ...); a missing '
+     'or invalid file ends the launch'),
+    ('model_path', '', 'model file (.safetensors); empty = the value in params_file, else '
+     'the bundled CamVid model'),
+    ('device', '', 'auto | cpu | cuda | cuda:N; empty = the value in params_file (auto)'),
+    ('use_compressed', '', 'true | false: subscribe <image>/compressed; empty = the value in '
+     'params_file (false)'),
+    ('use_camera_info', '', 'true | false: subscribe camera_info and republish it scaled '
+     'with each mask as ~/camera_info; empty = the value in params_file (false)'),
+    ('namespace', '', 'namespace of the node and its outputs (<namespace>/<node_name>/...)'),
+    ('node_name', 'segnet', 'node name; outputs are published under ~/ (e.g. '
+     '/<node_name>/class_mask)'),
+    ('log_level', 'info', 'debug | info | warn | error | fatal'),
+    ('lifecycle', 'false', 'true: start the managed node (segnet_lifecycle_node) and bring it '
+     'to active once; a later deactivate by hand sticks'),
 )
-
-
-def _truthy(text):
-    return text.strip().lower() in ('1', 'true', 'yes', 'on')
 
 
 def _nodes(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    # Arguments given on the command line override the params file; an empty model_path
-    # leaves the file's value alone.
-    overrides = {'device': arg['device'], 'use_compressed': _truthy(arg['use_compressed'])}
-    if arg['model_path']:
-        overrides['model_path'] = arg['model_path']
+    given = {
+        'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
+        'device': ls.check_device('device', arg['device']),
+        'use_compressed': (ls.parse_bool('use_compressed', arg['use_compressed'])
+                           if arg['use_compressed'] else ''),
+        'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
+                            if arg['use_camera_info'] else ''),
+    }
+    params_file = ls.check_params_file('params_file', arg['params_file'])
+    log_level = ls.check_log_level('log_level', arg['log_level'])
+    lifecycle = ls.parse_bool('lifecycle', arg['lifecycle'])
     image = arg['image']
     common = {'package': 'segnet_ros', 'name': arg['node_name'],
               'namespace': arg['namespace'], 'output': 'screen',
-              'parameters': [arg['params_file'], overrides],
-              'arguments': ['--ros-args', '--log-level', arg['log_level']],
+              'parameters': ls.node_parameters(params_file, given),
+              'arguments': ['--ros-args', '--log-level', log_level],
               'remappings': [('image', image), ('image/compressed', image + '/compressed'),
                              ('camera_info', arg['camera_info'])]}
-    if not _truthy(arg['lifecycle']):
-        return [Node(executable='segnet_node', **common)]
-    managed = LifecycleNode(executable='segnet_lifecycle_node', **common)
-
-    def transition(tid):
-        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(managed),
-                                           transition_id=tid))
-    return [managed,
-            RegisterEventHandler(OnStateTransition(
-                target_lifecycle_node=managed, goal_state='inactive',
-                entities=[transition(Transition.TRANSITION_ACTIVATE)])),
-            transition(Transition.TRANSITION_CONFIGURE)]
+    what = f"segnet node '{arg['node_name']}'"
+    if not lifecycle:
+        node = Node(executable='segnet_node', **common)
+        return [node, ls.end_launch_on_failure(node, what)]
+    node = LifecycleNode(executable='segnet_lifecycle_node', **common)
+    return [node, ls.end_launch_on_failure(node, what), *ls.autostart_lifecycle(node, what)]
 
 
 def generate_launch_description():

@@ -63,6 +63,7 @@ from .inference import resolve_device
 from .inference import Segmenter
 from .inference import SegmenterError
 from .inference import UPSAMPLING
+from .paths import dds_settings
 from .paths import default_model_path
 from .paths import use_large_image_transport
 from .stats import RateMeter
@@ -308,7 +309,8 @@ class SegnetMixin:
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
             f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
             f' ({seg.backend})'
-            f', input {self.sub.topic_name}, outputs under {self.get_fully_qualified_name()}/')
+            f', input {self.sub.topic_name}, outputs under {self.get_fully_qualified_name()}/'
+            f'; DDS: {dds_settings()}')
 
     # ---- set-up helpers -------------------------------------------------------------------
     def _reliability(self, name):

@@ -69,3 +69,13 @@ def use_large_image_transport(environ=None):
         env[key] = profile
         return profile
     return None
+
+
+def dds_settings(environ=None):
+    """Describe the middleware settings in effect, for the node's ready line."""
+    env = os.environ if environ is None else environ
+    rmw = env.get('RMW_IMPLEMENTATION') or 'rmw_fastrtps_cpp (default)'
+    for key in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
+        if env.get(key) and rmw.startswith('rmw_fastrtps'):
+            return f'{rmw}, profile {env[key]}'
+    return f'{rmw}, no profile file'

@@ -12,21 +12,29 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Launch files: a real launch test where launch_ros exists, and checks that run anywhere."""
+"""
+Launch files: the real LaunchService where launch_ros exists, and checks that run anywhere.
 
+LaunchService must run in the main thread; the ROS peer that feeds frames and checks topics
+runs in a thread beside it and ends the launch when it is done.
+"""
+
+import json
 import os
 import py_compile
 import threading
 import time
 
 import pytest
+from segnet_ros import launch_support as ls
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LAUNCH = os.path.join(ROOT, 'launch')
+LAUNCH_FILES = sorted(f for f in os.listdir(LAUNCH) if f.endswith('.launch.py'))
 
 
-@pytest.mark.parametrize('name', ['segnet.launch.py', 'multi_camera.launch.py'])
+@pytest.mark.parametrize('name', LAUNCH_FILES)
 def test_launch_files_compile(name):
     py_compile.compile(os.path.join(LAUNCH, name), doraise=True)
 
@@ -42,40 +50,221 @@ def test_params_file_sets_every_parameter_with_the_right_type():
         assert value == default, f'{name}: params file says {value}, node default {default}'
 
 
-def test_segnet_launch_starts_node_and_publishes_a_mask(tmp_path):
-    launch = pytest.importorskip('launch', reason='launch is not installable from PyPI here')
-    pytest.importorskip('launch_ros', reason='launch_ros is not installable from PyPI here')
-    import numpy as np
-    import rclpy
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
+# ---- argument checks (plain Python) ----------------------------------------------------------
+def test_argument_checks_name_the_argument(tmp_path):
+    for check, text in [(ls.check_device, 'gpu'), (ls.check_device, 'cuda:x'),
+                        (ls.check_log_level, 'bogus'), (ls.parse_bool, 'maybe')]:
+        with pytest.raises(ls.LaunchArgumentError, match=r'^launch argument arg: '):
+            check('arg', text)
+    assert ls.check_device('d', '') == '' and ls.check_device('d', 'cuda:1') == 'cuda:1'
+    assert ls.check_log_level('l', 'WARN') == 'warn'
+    assert ls.parse_bool('b', 'True') is True and ls.parse_bool('b', 'off') is False
+    with pytest.raises(ls.LaunchArgumentError, match='no such model file'):
+        ls.check_file('model_path', str(tmp_path / 'missing.safetensors'), 'model file')
+    with pytest.raises(ls.LaunchArgumentError, match='not a regular file'):
+        ls.check_file('model_path', str(tmp_path))
 
-    from segnet_ros import conversions
+
+def test_params_file_check_refuses_missing_non_yaml_and_non_parameter_files(tmp_path):
+    good = tmp_path / 'good.yaml'
+    good.write_text('/**:\n  ros__parameters:\n    device: cpu\n')
+    assert ls.check_params_file('params_file', str(good)) == str(good)
+    cases = {'missing.yaml': (None, 'no such parameters file'),
+             'broken.yaml': ('a: [1, 2\n', 'not valid YAML'),
+             'list.yaml': ('- 1\n- 2\n', 'not a ROS parameters file'),
+             'plain.yaml': ('device: cpu\n', 'not a ROS parameters file')}
+    for name, (text, error) in cases.items():
+        if text is not None:
+            (tmp_path / name).write_text(text)
+        with pytest.raises(ls.LaunchArgumentError, match=error):
+            ls.check_params_file('params_file', str(tmp_path / name))
+
+
+def test_only_given_arguments_override_the_params_file():
+    params = ls.node_parameters('/p.yaml', {'device': '', 'use_compressed': False,
+                                            'model_path': '/m.safetensors'})
+    assert params == ['/p.yaml', {'use_compressed': False, 'model_path': '/m.safetensors'}]
+
+
+# ---- the real launch ---------------------------------------------------------------------
+def _launch_modules():
+    launch = pytest.importorskip('launch', reason='launch_ros not importable: launch missing')
+    pytest.importorskip('launch_ros', reason='launch_ros not importable')
+    return launch
+
+
+def run_launch(file, arguments, peer=None, timeout=180.0):
+    """
+    Run ``file`` with ``arguments`` in this (main) thread; ``peer()`` runs beside it.
+
+    The launch ends when the peer returns (or raises), or by itself. Returns the launch's
+    return code; a peer's exception is raised here.
+    """
+    launch = _launch_modules()
     from launch.launch_description_sources import PythonLaunchDescriptionSource
 
-    desc = launch.LaunchDescription([launch.actions.IncludeLaunchDescription(
-        PythonLaunchDescriptionSource(os.path.join(LAUNCH, 'segnet.launch.py')),
-        launch_arguments={'image': '/launch_test/image_raw', 'namespace': 'launch_test',
-                          'device': 'cpu'}.items())])
     service = launch.LaunchService()
-    service.include_launch_description(desc)
-    runner = threading.Thread(target=service.run, daemon=True)
-    runner.start()
-    rclpy.init()
-    node = rclpy.create_node('launch_test_driver')
-    got = []
-    node.create_subscription(Image, '/launch_test/segnet/class_mask', got.append, 10)
-    pub = node.create_publisher(Image, '/launch_test/image_raw', qos_profile_sensor_data)
-    msg = conversions.numpy_to_imgmsg(np.zeros((60, 80, 3), np.uint8), 'rgb8', Image)
-    try:
-        deadline = time.monotonic() + 60
-        while not got and time.monotonic() < deadline:
-            pub.publish(msg)
-            rclpy.spin_once(node, timeout_sec=0.25)
-        assert got, 'no mask from the launched node'
-        assert (got[0].height, got[0].width) == (60, 80)
-    finally:
-        service.shutdown()
-        runner.join(timeout=20)
-        node.destroy_node()
-        rclpy.shutdown()
+    service.include_launch_description(launch.LaunchDescription([
+        launch.actions.IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(os.path.join(LAUNCH, file)),
+            launch_arguments=list(arguments.items()))]))
+    errors = []
+    done = threading.Event()
+
+    def side():
+        try:
+            if peer is not None:
+                peer()
+        except BaseException as e:  # noqa: B902 - handed to the main thread
+            errors.append(e)
+        finally:
+            done.set()
+            if peer is not None:
+                service.shutdown()
+
+    def watchdog():
+        if not done.wait(timeout):
+            errors.append(TimeoutError(f'{file} did not finish in {timeout} s'))
+            service.shutdown()
+
+    threads = [threading.Thread(target=side, daemon=True),
+               threading.Thread(target=watchdog, daemon=True)]
+    for t in threads:
+        t.start()
+    code = service.run()
+    done.set()
+    for t in threads:
+        t.join(timeout=30)
+    if errors:
+        raise errors[0]
+    return code
+
+
+@pytest.fixture
+def driver_factory():
+    drivers = []
+
+    def make():
+        from ros_harness import Driver
+        d = Driver()
+        drivers.append(d)
+        return d
+    yield make
+    for d in drivers:
+        d.close()
+
+
+def _answer(driver, image_topic, mask_topic, shape=(60, 80), timeout=90.0):
+    """Publish frames on ``image_topic`` until a mask comes on ``mask_topic``; return it."""
+    import numpy as np
+    from segnet_ros import conversions
+    from sensor_msgs.msg import Image
+
+    driver.record(mask_topic)
+    pub = driver.publisher(Image, image_topic)
+    deadline = time.monotonic() + timeout
+    while pub.get_subscription_count() == 0:
+        assert time.monotonic() < deadline, f'nothing subscribed to {image_topic}'
+        time.sleep(0.05)
+    msg = conversions.numpy_to_imgmsg(np.zeros((*shape, 3), np.uint8), 'rgb8', Image)
+    assert driver.publish_until(pub, msg, lambda: driver.received[mask_topic],
+                                timeout=deadline - time.monotonic()), \
+        f'no mask on {mask_topic}'
+    return driver.received[mask_topic][0][1]
+
+
+def test_defaults_answer_with_a_mask(driver_factory):
+    def peer():
+        mask = _answer(driver_factory(), '/camera/image_raw', '/segnet/class_mask')
+        assert (mask.height, mask.width) == (60, 80)
+    assert run_launch('segnet.launch.py', {}, peer) == 0
+
+
+def test_namespace_node_name_and_image_remap_give_the_documented_topics(driver_factory):
+    def peer():
+        d = driver_factory()
+        _answer(d, '/cam_x/image_color', '/robot/seg_front/class_mask')
+        names = dict(d.node.get_topic_names_and_types())
+        for out in ('color_mask', 'overlay', 'confidence', 'class_info'):
+            assert f'/robot/seg_front/{out}' in names, sorted(names)
+    assert run_launch('segnet.launch.py', {'namespace': 'robot', 'node_name': 'seg_front',
+                                           'image': '/cam_x/image_color'}, peer) == 0
+
+
+def test_lifecycle_autostarts_once_and_a_manual_deactivate_sticks(driver_factory):
+    from lifecycle_msgs.msg import State
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+    from lifecycle_msgs.srv import GetState
+
+    def peer():
+        d = driver_factory()
+        _answer(d, '/camera/image_raw', '/segnet/class_mask')
+        get = d._service(GetState, '/segnet/get_state', timeout=30)
+
+        def state():
+            return d._call(get, GetState.Request(), resend_every=2.0).current_state.id
+        assert state() == State.PRIMARY_STATE_ACTIVE
+        req = ChangeState.Request()
+        req.transition = Transition(id=Transition.TRANSITION_DEACTIVATE)
+        assert d._call(d._service(ChangeState, '/segnet/change_state'), req).success
+        # The old handler re-activated at once; give it the time to do so.
+        for _ in range(10):
+            time.sleep(0.3)
+            assert state() == State.PRIMARY_STATE_INACTIVE
+    assert run_launch('segnet.launch.py', {'lifecycle': 'true'}, peer) == 0
+
+
+def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_factory):
+    params = tmp_path / 'my.yaml'
+    params.write_text('/**:\n  ros__parameters:\n    device: cpu\n    use_compressed: true\n'
+                      '    overlay_alpha: 0.25\n')
+
+    def peer_with(expected):
+        def peer():
+            d = driver_factory()
+            deadline = time.monotonic() + 60
+            while d.node.count_subscribers(expected['topic']) == 0:
+                assert time.monotonic() < deadline, f"nothing subscribes {expected['topic']}"
+                time.sleep(0.05)
+            got = d.get_parameters('segnet', 'device', 'use_compressed', 'overlay_alpha')
+            assert got == expected['params']
+        return peer
+    file_only = {'topic': '/camera/image_raw/compressed',
+                 'params': {'device': 'cpu', 'use_compressed': True, 'overlay_alpha': 0.25}}
+    assert run_launch('segnet.launch.py', {'params_file': str(params)},
+                      peer_with(file_only)) == 0
+    given = {'topic': '/camera/image_raw',
+             'params': {'device': 'auto', 'use_compressed': False, 'overlay_alpha': 0.25}}
+    assert run_launch('segnet.launch.py', {'params_file': str(params), 'device': 'auto',
+                                           'use_compressed': 'false'},
+                      peer_with(given)) == 0
+
+
+@pytest.mark.parametrize('arguments,error', [
+    ({'params_file': '/does/not/exist.yaml'}, 'launch argument params_file'),
+    ({'device': 'gpu'}, 'launch argument device'),
+    ({'log_level': 'bogus'}, 'launch argument log_level'),
+    ({'device': 'cuda:7'}, 'exited with code 2'),  # no such device here: the node refuses
+])
+def test_bad_arguments_end_the_launch_non_zero(arguments, error, caplog):
+    assert run_launch('segnet.launch.py', arguments) == 1
+    assert error in caplog.text, caplog.text
+
+
+def test_multi_camera_gives_each_camera_its_own_topics(driver_factory):
+    def peer():
+        d = driver_factory()
+        for cam in ('cam_a', 'cam_b'):
+            _answer(d, f'/{cam}/image_raw', f'/{cam}/segnet/class_mask')
+    assert run_launch('multi_camera.launch.py', {'cameras': '[cam_a, cam_b]',
+                                                 'device': 'cpu'}, peer) == 0
+
+
+def test_replay_eval_on_its_default_bag_writes_a_report(tmp_path):
+    out = tmp_path / 'report'
+    assert run_launch('replay_eval.launch.py', {'out': str(out), 'rate': '2.0'},
+                      timeout=300) == 0
+    assert (out / 'report.md').is_file()
+    with open(out / 'metrics.json') as f:
+        assert json.load(f)['outputs_received'] > 0
