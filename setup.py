@@ -38,6 +38,7 @@ setup(
         *(entry for folder in SHARED_FOLDERS for entry in tree(folder)),
     ],
     install_requires=['setuptools'],
+    extras_require={'test': ['pytest']},  # colcon test runs pytest (not unittest) for it
     zip_safe=True,
     maintainer='segnet_ros maintainers',
     maintainer_email='maintainers@segnet-ros.invalid',

@@ -1,13 +1,13 @@
 # Copyright 2026 segnet_ros contributors
 #
-# Licensed under the Apache License, Version 2.0 (the 'License');
+# Licensed under the Apache License, Version 2.0 (the "License");
 # you may not use this file except in compliance with the License.
 # You may obtain a copy of the License at
 #
 #     http://www.apache.org/licenses/LICENSE-2.0
 #
 # Unless required by applicable law or agreed to in writing, software
-# distributed under the License is distributed on an 'AS IS' BASIS,
+# distributed under the License is distributed on an "AS IS" BASIS,
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
@@ -19,7 +19,7 @@ ros2 launch segnet_ros segnet.launch.py image:=/camera/image_raw device:=cuda
 ros2 launch segnet_ros segnet.launch.py lifecycle:=true   # managed node, brought to active once
 
 Parameters come from ``params_file``; an argument given on the command line overrides the
-file, an argument left empty keeps the value in params_file. A bad argument or a node that cannot
+file, an argument left empty keeps the file's value. A bad argument or a node that cannot
 start ends the launch with one line and a non-zero exit.
 """
 
@@ -34,7 +34,7 @@ from launch_ros.actions import LifecycleNode
 from launch_ros.actions import Node
 from segnet_ros import launch_support as ls
 
-# name, default, description. An empty default means 'keep the value in params_file'.
+# name, default, description. An empty default means "keep the value in params_file".
 ARGUMENTS = (
     ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image); with '
      'use_compressed:=true the node subscribes <image>/compressed (CompressedImage)'),
