@@ -64,6 +64,23 @@ def test_dataset_bag_dataset_round_trip_is_lossless(tmp_path, storage, compresse
         np.testing.assert_array_equal(np.asarray(Image.open(out / 'labels' / name)), lbl)
 
 
+@pytest.mark.parametrize('storage', ['sqlite3', 'mcap'])
+def test_bags_are_written_at_a_metadata_version_humble_reads(tmp_path, storage):
+    # Humble's rosbag2 parses offered_qos_profiles as a string (metadata_io.cpp); version 9
+    # writes a list there and Humble refuses the bag.
+    import yaml
+    make_dataset(tmp_path / 'ds', n=2)
+    bag = tmp_path / 'bag'
+    tools.main(['from-dataset', str(tmp_path / 'ds'), str(bag), '--storage', storage])
+    with open(bag / 'metadata.yaml') as f:
+        meta = yaml.safe_load(f)['rosbag2_bagfile_information']
+    assert meta['version'] == io.BAG_VERSION == 8
+    topics = meta['topics_with_message_count']
+    assert len(topics) == 2
+    for t in topics:
+        assert isinstance(t['topic_metadata']['offered_qos_profiles'], str)
+
+
 def test_rclpy_reads_what_rosbags_writes(tmp_path):
     serialization = pytest.importorskip('rclpy.serialization')
     from sensor_msgs.msg import Image as RosImage

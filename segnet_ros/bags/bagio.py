@@ -30,7 +30,10 @@ IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 STORAGES = {'sqlite3': StoragePlugin.SQLITE3, 'mcap': StoragePlugin.MCAP}
-# Metadata version 8 is what Iron/Jazzy write; newer readers accept it too.
+# Metadata version 8: the newest that Humble's rosbag2 reads. Humble (writes 5) never checks
+# the number and skips keys it does not know, but version 9 turned offered_qos_profiles from
+# a YAML string into a list, which Humble fails to parse; Jazzy and Kilted (write 9) read
+# 3..9. The same holds for mcap, whose Humble plugin reads QoS from the channel metadata.
 BAG_VERSION = 8
 TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 
