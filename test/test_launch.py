@@ -245,11 +245,21 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
     ({'params_file': '/does/not/exist.yaml'}, 'launch argument params_file'),
     ({'device': 'gpu'}, 'launch argument device'),
     ({'log_level': 'bogus'}, 'launch argument log_level'),
+    ({'model_path': os.path.dirname(ROOT)}, 'launch argument model_path'),
+    ({'params_file': os.path.join(ROOT, 'README.md')}, 'launch argument params_file'),
+    ({'lifecycle': 'maybe'}, 'launch argument lifecycle'),
     ({'device': 'cuda:7'}, 'exited with code 2'),  # no such device here: the node refuses
 ])
 def test_bad_arguments_end_the_launch_non_zero(arguments, error, caplog):
     assert run_launch('segnet.launch.py', arguments) == 1
     assert error in caplog.text, caplog.text
+    # Nothing is left running: every process the launch started has ended.
+    assert 'process started' not in caplog.text or 'process has died' in caplog.text
+
+
+def test_bad_camera_list_ends_the_multi_camera_launch(caplog):
+    assert run_launch('multi_camera.launch.py', {'cameras': '[front, front]'}) == 1
+    assert 'launch argument cameras' in caplog.text, caplog.text
 
 
 def test_multi_camera_gives_each_camera_its_own_topics(driver_factory):
