@@ -46,12 +46,12 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'segnet_node = segnet_ros.node:main',
-            'segnet_lifecycle_node = segnet_ros.node:main_lifecycle',
+            'segnet_node = segnet_ros.ros.node:main',
+            'segnet_lifecycle_node = segnet_ros.ros.node:main_lifecycle',
             'segnet_train = segnet_ros.training.train:main',
             'segnet_eval = segnet_ros.training.evaluate:main',
             'segnet_export = segnet_ros.training.export:main',
-            'segnet_demo = segnet_ros.demo:main',
+            'segnet_demo = segnet_ros.ros.demo:main',
             'segnet_bag = segnet_ros.bags.tools:main',
         ],
     },

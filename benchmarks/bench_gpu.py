@@ -222,28 +222,24 @@ def segment_table(seg, frames, runs):
 def node_ladder(frames, model, seconds):
     """Feed the node over DDS on CUDA rising rates per size; return latency and counts."""
     try:
-        from bench_node import Harness
-        from bench_node import start
-        from bench_node import stop
-        from bench_node import wait_up
-        from rclpy.qos import QoSProfile
-        from rclpy.qos import ReliabilityPolicy
         from segnet_ros import conversions
         from segnet_ros.paths import use_large_image_transport
+        from segnet_ros.ros.peer import NodeProcess
+        from segnet_ros.ros.peer import Peer
+        from segnet_ros.ros.peer import stamp_key
         from sensor_msgs.msg import Image
     except ImportError as e:
         return {'skipped': f'rclpy / ROS 2 messages not importable ({e})'}
     use_large_image_transport()
-    h = Harness()
-    name = f'gpu_bench_{os.getpid()}'
-    proc = start(['-m', 'segnet_ros.node'], name, [f'model_path:={model}', 'device:=cuda'])
-    pub = h.node.create_publisher(Image, f'/{name}/in', QoSProfile(
-        depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    h.listen(f'/{name}/class_mask', 'mask')
+    h = Peer()
+    t0 = time.monotonic()
+    proc = NodeProcess({'model_path': model, 'device': 'cuda'}, quiet=True)
+    pub = h.publisher(Image, proc.image_topic, depth=10)
+    mask = proc.topic('class_mask')
+    h.record(mask, depth=10)
     result, stamp = {'rates': []}, [0]
     try:
-        t0 = time.monotonic()
-        wait_up(h, pub, [f'/{name}/class_mask'], proc, timeout=120)
+        h.wait_connected(pub, proc, [mask], timeout=120)
         result['node_start_s'] = time.monotonic() - t0
         for size, imgs in frames.items():
             msgs = [conversions.numpy_to_imgmsg(f, 'rgb8', Image) for f in imgs]
@@ -256,7 +252,7 @@ def node_ladder(frames, model, seconds):
                     stamp[0] += 1
                     m = msgs[stamp[0] % len(msgs)]
                     m.header.stamp.sec, m.header.stamp.nanosec = stamp[0], 0
-                    sent[('mask', stamp[0], 0)] = time.monotonic()
+                    sent[(stamp[0], 0)] = time.monotonic()
                     pub.publish(m)
                     t_next += period
                     delay = t_next - time.monotonic()
@@ -266,7 +262,8 @@ def node_ladder(frames, model, seconds):
                         t_next = time.monotonic()
                 time.sleep(1.0)  # what comes back within 1 s after the camera stops counts
                 with h.cond:
-                    lat = [(h.got[k] - t) * 1000 for k, t in sent.items() if k in h.got]
+                    got = {stamp_key(m): t for t, m in h.received[mask]}
+                lat = [(got[k] - t) * 1000 for k, t in sent.items() if k in got]
                 return len(sent), lat
 
             feed(10, 1.0)  # warm-up at this size (cuDNN, allocator, DDS buffers)
@@ -284,7 +281,7 @@ def node_ladder(frames, model, seconds):
                 fastest = rate
             result[f'fastest_kept_hz_{size}'] = fastest
     finally:
-        stop(proc)
+        proc.stop()
         h.close()
     return result
 
@@ -343,7 +340,7 @@ def markdown(report):
 def sample_frames():
     """Return the sample bag's 360x480 frames (random frames where rosbags is missing)."""
     try:
-        from segnet_ros.demo import load_frames
+        from segnet_ros.bags.bagio import read_frames as load_frames
         return load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
     except ImportError:
         rng = np.random.default_rng(0)

@@ -31,15 +31,12 @@ same duration; latency p50/p95/max and frames processed.
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 from segnet_ros import conversions
-from segnet_ros.demo import load_frames
+from segnet_ros.bags.bagio import read_frames as load_frames
 from segnet_ros.inference import Segmenter
 from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
@@ -56,71 +53,21 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
 
 
-class Harness:
-    """An rclpy node in a thread: publishes frames, records outputs by stamp."""
-
-    def __init__(self):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        self.rclpy = rclpy
-        if not rclpy.ok():
-            rclpy.init()
-        self.node = rclpy.create_node(f'bench_{os.getpid()}')
-        self.cond = threading.Condition()
-        self.got = {}
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def listen(self, topic, key):
-        """Record (key, stamp) -> receive time for every message on ``topic``."""
-        from rclpy.qos import QoSProfile
-        from rclpy.qos import ReliabilityPolicy
-        from sensor_msgs.msg import Image
-
-        def cb(msg):
-            t = time.monotonic()
-            with self.cond:
-                self.got[(key, msg.header.stamp.sec, msg.header.stamp.nanosec)] = t
-                self.cond.notify_all()
-        self.node.create_subscription(Image, topic, cb, QoSProfile(
-            depth=10, reliability=ReliabilityPolicy.RELIABLE))
-
-    def close(self):
-        """Stop spinning."""
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
-        self.node.destroy_node()
+def start(peer, name, params, entry=None):
+    """Start a node process reading /<name>/in; return the NodeProcess."""
+    from segnet_ros.ros.peer import NodeProcess
+    return NodeProcess(params, name=name, image_topic=f'/{name}/in', entry=entry, quiet=True)
 
 
-def start(cmd_args, name, params=()):
-    """Start a node process with ROS parameters ``params`` (name:=value); return the Popen."""
-    ros_args = ['--ros-args', '-r', f'__node:={name}', '-r', f'image:=/{name}/in']
-    for prm in params:
-        ros_args += ['-p', prm]
-    return subprocess.Popen([sys.executable, *cmd_args, *ros_args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+def stamp_key(msg):
+    """Return (sec, nanosec) of a message's stamp."""
+    return msg.header.stamp.sec, msg.header.stamp.nanosec
 
 
-def wait_up(h, pub, topics, proc, timeout=60):
-    """Wait until the node subscribes and publishes ``topics``."""
-    deadline = time.monotonic() + timeout
-    while pub.get_subscription_count() == 0 or any(
-            h.node.count_publishers(t) == 0 for t in topics):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError('node did not come up')
-        time.sleep(0.05)
-    time.sleep(1.0)
-
-
-def stop(proc):
-    """SIGINT and wait."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def received(peer, topic, msg):
+    """Return the receive time of the output of ``msg`` on ``topic``, or None."""
+    hit = peer.first(topic, (msg.header.stamp.sec, msg.header.stamp.nanosec))
+    return hit[0] if hit else None
 
 
 def msg_for(rgb, i):
@@ -183,24 +130,18 @@ def breakdown(seg, rgb, runs):
 
 def overhead(h, frames, n, model, pause=0.0, block=5):
     """Part 1: lockstep end-to-end vs bare forward on the same frames."""
-    from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
     seg = Segmenter(model, device='cpu')
     seg.warmup(2)
     name = 'bench_segnet'
-    proc = start(['-m', 'segnet_ros.node'], name, [f'model_path:={model}', 'device:=cpu'])
-    pub = h.node.create_publisher(Image, f'/{name}/in', 10)
-    for o in OUTPUTS:
-        h.listen(f'/{name}/{o}', o)
-    diag = {}
-
-    def on_diag(m):
-        for st in m.status:
-            if st.name.startswith(f'/{name}:'):
-                diag.update({kv.key: kv.value for kv in st.values})
-    h.node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
+    proc = start(h, name, {'model_path': model, 'device': 'cpu'})
+    pub = h.publisher(Image, f'/{name}/in', depth=10)
+    topics = [proc.topic(o) for o in OUTPUTS]
+    for t in topics:
+        h.record(t, depth=10)
+    h.record_diagnostics()
     try:
-        wait_up(h, pub, [f'/{name}/{o}' for o in OUTPUTS], proc)
+        h.wait_connected(pub, proc, topics)
         # Blocks of frames: the bare forward on the next few frames, back to back, then the
         # same frames through the node one at a time. Alternating keeps both measurements
         # under the same machine load (this VM's speed drifts by 20% over minutes); the
@@ -221,22 +162,23 @@ def overhead(h, frames, n, model, pause=0.0, block=5):
             time.sleep(0.05)
             for i in chunk:
                 msg = msg_for(frames[i % len(frames)], i + block)
-                keys = [(o, msg.header.stamp.sec, msg.header.stamp.nanosec) for o in OUTPUTS]
                 t0 = time.monotonic()
                 pub.publish(msg)
-                with h.cond:
-                    if not h.cond.wait_for(lambda: all(k in h.got for k in keys), timeout=30):
-                        raise RuntimeError(f'frame {i} got no output')
-                    t_all = max(h.got[k] for k in keys)
-                    t_mask = h.got[keys[0]]
+                if not h.wait_for(lambda: all(received(h, t, msg) for t in topics), timeout=30):
+                    raise RuntimeError(f'frame {i} got no output')
+                t_all = max(received(h, t, msg) for t in topics)
+                t_mask = received(h, topics[0], msg)
                 if i >= 0:
                     e2e.append((t_all - t0) * 1000)
                     mask_only.append((t_mask - t0) * 1000)
                 time.sleep(pause)
-        time.sleep(1.5)  # one more diagnostics message covering every frame
+        # A diagnostics message that covers every frame.
+        h.wait_for(lambda: int((h.latest_diagnostics(name) or {}).get(
+            'frames_processed', 0)) >= len(order), timeout=10)
+        diag = h.latest_diagnostics(name) or {}
         stages = breakdown(seg, frames[0], max(5, n // 4))
     finally:
-        stop(proc)
+        proc.stop()
     return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
             'first_output_ms': summarize(mask_only),
             'ratio_p50': float(np.median(mask_only) / np.median(fwd)),
@@ -249,38 +191,37 @@ def overhead(h, frames, n, model, pause=0.0, block=5):
 
 def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
     """Part 2: ours vs inference in the callback with a reliable depth-10 queue."""
-    from rclpy.qos import QoSProfile
-    from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import Image
     results = {}
-    for label, args in (('segnet_node (newest frame only)', ['-m', 'segnet_ros.node']),
-                        ('callback inference, reliable depth 10',
-                         [os.path.join(ROOT, 'benchmarks', 'naive_node.py')])):
+    for label, entry in (('segnet_node (newest frame only)', None),
+                         ('callback inference, reliable depth 10',
+                          [os.path.join(ROOT, 'benchmarks', 'naive_node.py')])):
         name = 'bench_' + ('ours' if 'segnet_node' in label else 'naive')
-        proc = start(args, name, [f'model_path:={model}', f'device:={device}'])
-        pub = h.node.create_publisher(Image, f'/{name}/in', QoSProfile(
-            depth=10, reliability=ReliabilityPolicy.RELIABLE))
-        h.listen(f'/{name}/class_mask', name)
+        proc = start(h, name, {'model_path': model, 'device': device}, entry)
+        pub = h.publisher(Image, f'/{name}/in', depth=10)
+        mask = proc.topic('class_mask')
+        h.record(mask, depth=10)
         try:
-            wait_up(h, pub, [f'/{name}/class_mask'], proc)
+            h.wait_connected(pub, proc, [mask])
             rss_start = resident_mb(proc.pid)
             sent = {}
             t_end = time.monotonic() + duration
             i = 0
             while time.monotonic() < t_end:
                 msg = msg_for(frames[i % len(frames)], 10_000 + i)
-                sent[(name, msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
+                sent[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
                 pub.publish(msg)
                 i += 1
                 time.sleep(max(0.0, 1 / rate - 0.001))
             time.sleep(3.0)  # what was processed within 3 s after the camera stopped counts
             with h.cond:
-                lat = [(h.got[k] - t) * 1000 for k, t in sent.items() if k in h.got]
+                got = {stamp_key(m): t for t, m in h.received[mask]}
+            lat = [(got[k] - t) * 1000 for k, t in sent.items() if k in got]
             results[label] = {'sent': len(sent), 'processed': len(lat),
                               'latency_ms': summarize(lat), 'rss_mb_start': rss_start,
                               'rss_mb_end': resident_mb(proc.pid)}
         finally:
-            stop(proc)
+            proc.stop()
     return results
 
 
@@ -297,7 +238,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     frames = load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
     use_large_image_transport()
-    h = Harness()
+    from segnet_ros.ros.peer import Peer
+    h = Peer(f'bench_{os.getpid()}')
     try:
         o = overhead(h, frames, args.frames, args.model, args.pause)
         print('Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, '

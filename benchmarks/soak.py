@@ -30,8 +30,6 @@ status 1 when a check fails.
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -65,19 +63,16 @@ def run(duration, rate, window, model, frame_size=(360, 480), log=print, slack=1
     """Run the soak; return per-window rows and the summary."""
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile
-    from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import Image
 
+    from segnet_ros.ros.peer import NodeProcess
+    from segnet_ros.ros.peer import Peer
+
     use_large_image_transport()
-    rclpy.init()
     name = f'soak_{os.getpid()}'
-    proc = subprocess.Popen([sys.executable, '-m', 'segnet_ros.node', '--ros-args',
-                             '-r', f'__node:={name}', '-r', f'image:=/{name}/image',
-                             '-p', f'model_path:={model}', '-p', 'device:=cpu'],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    node = rclpy.create_node(f'{name}_camera')
+    peer = Peer(f'{name}_camera')
+    proc = NodeProcess({'model_path': model, 'device': 'cpu'}, name=name,
+                       image_topic=f'/{name}/image', quiet=True)
     lock = threading.Lock()
     got, diag = {}, {}
 
@@ -90,25 +85,16 @@ def run(duration, rate, window, model, frame_size=(360, 480), log=print, slack=1
             if st.name.startswith(f'/{name}:'):
                 with lock:
                     diag.update({kv.key: kv.value for kv in st.values})
-    node.create_subscription(Image, f'/{name}/class_mask', on_mask,
-                             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
-    node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
-    pub = node.create_publisher(Image, f'/{name}/image', QoSProfile(
-        depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
-    spin = threading.Thread(target=ex.spin, daemon=True)
-    spin.start()
+    mask_sub = peer.node.create_subscription(Image, proc.topic('class_mask'), on_mask, 10)
+    peer.node.create_subscription(DiagnosticArray, '/diagnostics', on_diag, 10)
+    # Best effort, like a camera on the sensor-data profile: a lost frame is not resent.
+    pub = peer.publisher(Image, proc.image_topic, reliable=False)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (*frame_size, 3), np.uint8) for _ in range(8)]
     rows = []
     try:
         deadline = time.monotonic() + 120
-        while pub.get_subscription_count() == 0 or node.count_publishers(
-                f'/{name}/class_mask') == 0:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError('the node did not come up')
-            time.sleep(0.05)
+        peer.wait_connected(pub, proc, [mask_sub.topic_name], timeout=120)
         # Warm-up: until the first mask comes back.
         i = 0
         while not got and time.monotonic() < deadline:
@@ -160,17 +146,11 @@ def run(duration, rate, window, model, frame_size=(360, 480), log=print, slack=1
                 windows.append(_window(now, diag))
             time.sleep(max(0.0, min(next_t, next_rss, windows[-1]['start'] + window)
                            - time.monotonic()))
-        if proc.poll() is not None:
-            raise RuntimeError(f'the node died (exit {proc.returncode})')
+        if not proc.alive():
+            raise RuntimeError(f'the node died (exit {proc.proc.returncode})')
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        ex.shutdown()
-        node.destroy_node()
+        proc.stop()
+        peer.close()
         rclpy.shutdown()
     return rows, verdict(rows, slack)
 

@@ -12,12 +12,13 @@ fi
 quiet() {  # run pip quietly; its own exit status decides (pipefail), not grep's
   "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }
 }
+# Reinstall when the requirements or setup.py (entry points) change.
 stamp=.venv/.segnet_ros_requirements
-if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
+if [ ! -f "$stamp" ] || ! cat requirements.txt setup.py | cmp -s - "$stamp"; then
   quiet .venv/bin/python -m pip install -q --upgrade pip
   quiet .venv/bin/python -m pip install -q -r requirements.txt
   quiet .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
   .venv/bin/python -c "import torch, rclpy, sensor_msgs.msg, safetensors, rosbags, segnet_ros"
-  cp requirements.txt "$stamp"
+  cat requirements.txt setup.py > "$stamp"
 fi
 .venv/bin/python scripts/register_ament.py >/dev/null

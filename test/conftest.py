@@ -51,19 +51,19 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def driver():
-    """Yield an rclpy peer spinning in a thread (test/ros_harness.py); close it after."""
-    from ros_harness import Driver
-    d = Driver()
+    """Yield an rclpy peer spinning in a thread (segnet_ros.ros.peer.Peer); close it after."""
+    from segnet_ros.ros.peer import Peer
+    d = Peer()
     yield d
     d.close()
 
 
 @pytest.fixture
 def start(tmp_path):
-    """Start segnet_node processes (ros_harness.NodeProcess); all are stopped after the test."""
+    """Start segnet_node processes (segnet_ros.ros.peer.NodeProcess), stopped after the test."""
     import signal
 
-    from ros_harness import NodeProcess
+    from segnet_ros.ros.peer import NodeProcess
     procs = []
 
     def _start(params, **kw):

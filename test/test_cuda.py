@@ -64,7 +64,7 @@ def report(check, **values):
 def frames():
     """Return the 360x480 RGB frames of the bundled sample bag."""
     pytest.importorskip('rosbags')
-    from segnet_ros.demo import load_frames
+    from segnet_ros.bags.bagio import read_frames as load_frames
     return load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
 
 

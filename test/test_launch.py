@@ -26,7 +26,7 @@ import threading
 import time
 
 import pytest
-from segnet_ros import launch_support as ls
+from segnet_ros.ros import launch_support as ls
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,12 +40,12 @@ def test_launch_files_compile(name):
 
 
 def test_params_file_sets_every_parameter_with_the_right_type():
-    from segnet_ros.node import PARAMETERS
+    from segnet_ros.params import PARAMETERS
     with open(os.path.join(ROOT, 'config', 'segnet.yaml')) as f:
         params = yaml.safe_load(f)['/**']['ros__parameters']
     assert set(params) == set(PARAMETERS)
     for name, value in params.items():
-        default = PARAMETERS[name][0]
+        default = PARAMETERS[name].default
         assert type(value) is type(default), name
         assert value == default, f'{name}: params file says {value}, node default {default}'
 
@@ -145,8 +145,8 @@ def driver_factory():
     drivers = []
 
     def make():
-        from ros_harness import Driver
-        d = Driver()
+        from segnet_ros.ros.peer import Peer
+        d = Peer()
         drivers.append(d)
         return d
     yield make
@@ -200,14 +200,14 @@ def test_lifecycle_autostarts_once_and_a_manual_deactivate_sticks(driver_factory
     def peer():
         d = driver_factory()
         _answer(d, '/camera/image_raw', '/segnet/class_mask')
-        get = d._service(GetState, '/segnet/get_state', timeout=30)
+        get = d.service(GetState, '/segnet/get_state', timeout=30)
 
         def state():
-            return d._call(get, GetState.Request(), resend_every=2.0).current_state.id
+            return d.call(get, GetState.Request(), resend_every=2.0).current_state.id
         assert state() == State.PRIMARY_STATE_ACTIVE
         req = ChangeState.Request()
         req.transition = Transition(id=Transition.TRANSITION_DEACTIVATE)
-        assert d._call(d._service(ChangeState, '/segnet/change_state'), req).success
+        assert d.call(d.service(ChangeState, '/segnet/change_state'), req).success
         # The old handler re-activated at once; give it the time to do so.
         for _ in range(10):
             time.sleep(0.3)

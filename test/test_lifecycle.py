@@ -25,8 +25,9 @@ from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
 from lifecycle_msgs.srv import GetState
 import pytest
-from ros_harness import Driver
-from ros_harness import NodeProcess
+from rclpy.lifecycle import TransitionCallbackReturn
+from segnet_ros.ros.peer import NodeProcess
+from segnet_ros.ros.peer import Peer
 from sensor_msgs.msg import Image
 from test_node import assert_clean_shutdown
 from test_node import image_msg
@@ -38,15 +39,15 @@ pytestmark = pytest.mark.ros
 
 
 def change(driver, node, transition):
-    client = driver._service(ChangeState, f'/{node.name}/change_state', timeout=30)
+    client = driver.service(ChangeState, f'/{node.name}/change_state', timeout=30)
     req = ChangeState.Request()
     req.transition = Transition(id=transition)
-    return driver._call(client, req, timeout=60).success
+    return driver.call(client, req, timeout=60).success
 
 
 def state(driver, node):
-    client = driver._service(GetState, f'/{node.name}/get_state', timeout=30)
-    return driver._call(client, GetState.Request(), resend_every=2.0).current_state.id
+    client = driver.service(GetState, f'/{node.name}/get_state', timeout=30)
+    return driver.call(client, GetState.Request(), resend_every=2.0).current_state.id
 
 
 def wait_graph(predicate, timeout=10.0):
@@ -59,7 +60,7 @@ def wait_graph(predicate, timeout=10.0):
 
 
 def test_lifecycle_transitions(tmp_path, models):
-    driver = Driver()
+    driver = Peer()
     node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
     mask = node.topic('class_mask')
     try:
@@ -100,7 +101,7 @@ def test_lifecycle_transitions(tmp_path, models):
 
 @pytest.mark.parametrize('how', sorted(SHUTDOWN_SIGNALS))
 def test_signals_shut_down_the_active_managed_node_cleanly(tmp_path, models, how):
-    driver = Driver()
+    driver = Peer()
     node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
     mask = node.topic('class_mask')
     try:
@@ -118,7 +119,7 @@ def test_signals_shut_down_the_active_managed_node_cleanly(tmp_path, models, how
 
 
 def test_configure_fails_cleanly_on_a_bad_model(tmp_path, models):
-    driver = Driver()
+    driver = Peer()
     bad = tmp_path / 'bad.safetensors'
     node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
     try:
@@ -145,7 +146,7 @@ def test_configure_fails_for_every_kind_of_bad_model_file(tmp_path, models):
     files = bad_model_files(tmp_path / 'bad', models['a'])
     target = tmp_path / 'model.safetensors'
     shutil.copy(models['a'], target)
-    driver = Driver()
+    driver = Peer()
     node = NodeProcess({'model_path': str(target)}, log_dir=str(tmp_path), lifecycle=True)
     try:
         assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
@@ -175,3 +176,54 @@ def test_configure_fails_for_every_kind_of_bad_model_file(tmp_path, models):
         node.stop(signal.SIGINT)
         driver.close()
     assert 'Traceback' not in node.output()
+
+
+def test_inactive_node_publishes_no_image_but_keeps_diagnostics_and_class_info(models):
+    import threading
+
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from segnet_ros.ros.node import SegnetLifecycleNode
+    from std_msgs.msg import String
+
+    driver = Peer()
+    name = f'segnet_inactive_{os.getpid()}'
+    node = SegnetLifecycleNode(name, parameter_overrides=[
+        Parameter('model_path', value=models['a']), Parameter('device', value='cpu'),
+        Parameter('diagnostics_period', value=0.2)])
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    mask = f'/{name}/class_mask'
+    try:
+        driver.record(mask)
+        driver.record(f'/{name}/class_info', String, latched=True)
+        driver.record_diagnostics()
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert wait_graph(lambda: node.pubs['class_mask'].get_subscription_count() == 1)
+        # A frame processed while inactive (e.g. in flight at deactivate) publishes nothing.
+        assert node._process(node.segmenter, image_msg(4), 0.0)
+        assert driver.wait_for(lambda: driver.received[f'/{name}/class_info'], timeout=10)
+        assert driver.wait_for(lambda: (driver.latest_diagnostics(name) or {}).get(
+            'lifecycle_state') == 'inactive', timeout=10)
+        assert not driver.wait_for(lambda: driver.received[mask], timeout=1.0)
+        assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        assert node._process(node.segmenter, image_msg(5), 0.0)
+        assert driver.wait_for(lambda: driver.received[mask], timeout=10)
+        assert (driver.received[mask][0][1].header.stamp.sec == 1005)
+        assert driver.wait_for(lambda: driver.latest_diagnostics(name).get(
+            'lifecycle_state') == 'active', timeout=10)
+        assert node.trigger_deactivate() == TransitionCallbackReturn.SUCCESS
+        assert node._process(node.segmenter, image_msg(6), 0.0)
+        time.sleep(1.0)
+        assert [m.header.stamp.sec for _, m in driver.received[mask]] == [1005]
+    finally:
+        executor.shutdown()
+        spinner.join(timeout=5)
+        node.close()
+        node.destroy_node()
+        driver.close()
+        if rclpy.ok():
+            rclpy.shutdown()

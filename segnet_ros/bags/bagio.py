@@ -239,3 +239,8 @@ def decode_label(bag_msg):
             f'{bag_msg.msg.encoding} label {bag_msg.msg.width}x{bag_msg.msg.height}: expected '
             'a single-channel 8-bit mask (mono8 or 8UC1)')
     return arr
+
+
+def read_frames(bag, topic):
+    """Return the RGB frames of ``topic`` in a bag, in order."""
+    return [decode_rgb(m) for m in read_messages(bag, [topic])]

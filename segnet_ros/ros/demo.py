@@ -22,127 +22,74 @@ per-frame latency (camera publish -> mask received).
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 from PIL import Image as PILImage
 
-from . import conversions
-from . import modelfile
-from .bags import bagio as io
-from .paths import default_model_path
-from .paths import share_path
-from .paths import use_large_image_transport
-from .stats import summarize
+from .. import conversions
+from .. import modelfile
+from ..bags import bagio as io
+from ..paths import default_model_path
+from ..paths import share_path
+from ..paths import use_large_image_transport
+from ..stats import summarize
 
 SAMPLE_BAG = ('data', 'camvid_val_sample')
-
-
-def load_frames(bag, topic):
-    """Return the RGB frames of ``topic`` in a bag."""
-    return [io.decode_rgb(m) for m in io.read_messages(bag, [topic])]
-
-
-def start_node(model, extra_args=(), env=None, name='segnet'):
-    """Start segnet_node in a child process; return the Popen."""
-    cmd = [sys.executable, '-m', 'segnet_ros.node', '--ros-args', '-r', f'__node:={name}',
-           '-r', 'image:=/camera/image_raw', '-p', f'model_path:={model}', *extra_args]
-    return subprocess.Popen(cmd, env=env)
-
-
-def stop_process(proc, timeout=15.0):
-    """SIGINT, then SIGKILL after ``timeout``; return the exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+SHOWN = ('class_mask', 'overlay')
 
 
 def run(args):
     """Drive the node with the sample frames; return the exit code."""
     import rclpy
-    from rclpy.qos import QoSProfile
-    from rclpy.qos import ReliabilityPolicy
     from sensor_msgs.msg import Image
 
-    from rclpy.executors import SingleThreadedExecutor
+    from .peer import NodeProcess
+    from .peer import Peer
 
-    frames = load_frames(args.bag, args.topic)
+    frames = io.read_frames(args.bag, args.topic)
     names = modelfile.read_model_info(args.model).class_names
     if not frames:
         print(f'segnet_demo: error: {args.bag} has no frames on {args.topic}', file=sys.stderr)
         return 2
     os.makedirs(args.out, exist_ok=True)
     use_large_image_transport()  # this process and the node it starts
-    rclpy.init()
-    node = rclpy.create_node('segnet_demo_camera')
-    qos = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
-    pub = node.create_publisher(Image, '/camera/image_raw', qos)
-    got = {}
-    cond = threading.Condition()
-
-    def receiver(kind):
-        def on_msg(msg):
-            with cond:
-                got[(kind, msg.header.stamp.sec, msg.header.stamp.nanosec)] = \
-                    (time.monotonic(), msg)
-                cond.notify_all()
-        return on_msg
-
-    for kind in ('overlay', 'class_mask'):
-        node.create_subscription(Image, f'/{args.name}/{kind}', receiver(kind), qos)
-    proc = start_node(args.model, ['-p', f'device:={args.device}'], name=args.name)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    latencies = []
-    code = 0
+    peer = Peer('segnet_demo_camera')
+    node = NodeProcess({'model_path': args.model, 'device': args.device}, name=args.name,
+                       image_topic='/camera/image_raw')
+    pub = peer.publisher(Image, '/camera/image_raw')
+    for kind in SHOWN:
+        peer.record(node.topic(kind))
+    latencies, code = [], 0
     try:
-        deadline = time.monotonic() + args.startup_timeout
-        while pub.get_subscription_count() == 0 or \
-                node.count_publishers(f'/{args.name}/overlay') == 0:
-            if proc.poll() is not None:
-                print(f'segnet_demo: error: segnet_node exited with code {proc.returncode}',
-                      file=sys.stderr)
-                return 1
-            if time.monotonic() > deadline:
-                print('segnet_demo: error: segnet_node did not come up in '
-                      f'{args.startup_timeout:.0f} s', file=sys.stderr)
-                return 1
-            time.sleep(0.05)
+        try:
+            peer.wait_connected(pub, node, [node.topic(k) for k in SHOWN],
+                                timeout=args.startup_timeout)
+        except (RuntimeError, TimeoutError) as e:
+            print(f'segnet_demo: error: segnet_node did not come up: {e}', file=sys.stderr)
+            return 1
         print(f'segnet_node is up; sending {args.frames} frames from {args.bag}')
         print(f"{'frame':>5} {'latency ms':>11}  classes in view")
         for i in range(args.frames):
-            rgb = frames[i % len(frames)]
-            msg = conversions.numpy_to_imgmsg(rgb, 'rgb8', Image)
+            msg = conversions.numpy_to_imgmsg(frames[i % len(frames)], 'rgb8', Image)
             msg.header.frame_id = 'camera'
-            msg.header.stamp = node.get_clock().now().to_msg()
-            keys = [(kind, msg.header.stamp.sec, msg.header.stamp.nanosec)
-                    for kind in ('class_mask', 'overlay')]
+            msg.header.stamp = peer.node.get_clock().now().to_msg()
+            stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
             sent = time.monotonic()
             pub.publish(msg)
-            with cond:
-                ok = cond.wait_for(lambda: all(k in got for k in keys),
-                                   timeout=args.frame_timeout)
-                if ok:
-                    (t_mask, mask_msg), (_, overlay_msg) = (got.pop(k) for k in keys)
-            if not ok:
+            got = peer.wait_for(lambda: all(peer.first(node.topic(k), stamp) for k in SHOWN),
+                                timeout=args.frame_timeout)
+            if not got:
                 print(f'{i:>5} {"timeout":>11}')
                 continue
-            lat = (t_mask - sent) * 1000
-            latencies.append(lat)
+            (t_mask, mask_msg), (_, overlay_msg) = (peer.first(node.topic(k), stamp)
+                                                    for k in SHOWN)
+            latencies.append((t_mask - sent) * 1000)
             overlay = conversions.imgmsg_to_numpy(overlay_msg)
             PILImage.fromarray(overlay).save(os.path.join(args.out, f'overlay_{i:04d}.png'))
-            print(f'{i:>5} {lat:>11.1f}  {describe(conversions.imgmsg_to_numpy(mask_msg), names)}')
+            print(f'{i:>5} {latencies[-1]:>11.1f}  '
+                  f'{describe(conversions.imgmsg_to_numpy(mask_msg), names)}')
         s = summarize(latencies)
         print(f"\n{s['n']}/{args.frames} frames segmented; latency ms: mean {s['mean']:.1f}, "
               f"p50 {s['p50']:.1f}, p95 {s['p95']:.1f}, max {s['max']:.1f}; overlays in "
@@ -152,12 +99,11 @@ def run(args):
     except KeyboardInterrupt:
         code = 130
     finally:
-        rc = stop_process(proc)
-        executor.shutdown()
-        spinner.join(timeout=5)
-        node.destroy_node()
-        rclpy.shutdown()
-        if rc not in (0, -signal.SIGINT):
+        rc = node.stop()
+        peer.close()
+        if rclpy.ok():
+            rclpy.shutdown()
+        if rc != 0:
             print(f'segnet_demo: segnet_node exited with code {rc}', file=sys.stderr)
             code = code or 1
     return code

@@ -1,0 +1,120 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's parameters: defaults, descriptions, ranges and validation, without ROS.
+
+The node turns each ``Spec`` into a ROS parameter with a ``ParameterDescriptor``; the same
+checks run at start-up and on every run-time change.
+"""
+
+from dataclasses import dataclass
+import os
+
+from . import modelfile
+from .inference import BACKENDS
+from .inference import PRECISIONS
+from .inference import resolve_device
+from .inference import SegmenterError
+from .inference import UPSAMPLING
+from .paths import default_model_path
+
+RELIABILITY = ('best_effort', 'reliable')
+# Changing these rebuilds the Segmenter in the background and swaps it in.
+RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'upsample', 'inference_height',
+                 'inference_width', 'mc_samples')
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parameter: its default (whose type is the parameter's), text and range."""
+
+    default: object
+    description: str
+    read_only: bool = False
+    low: float = None
+    high: float = None
+
+
+# Defaults for model_path resolve at start-up.
+PARAMETERS = {
+    'model_path': Spec('', 'SegNet model file (.safetensors); empty = the bundled CamVid model'),
+    'device': Spec('auto', "'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N'"),
+    'precision': Spec('auto', "'auto' (fp16 on CUDA, fp32 on CPU), 'fp32', 'fp16' or 'bf16'"),
+    'backend': Spec('auto', "'auto' (PyTorch, the faster here), 'torch' or 'onnxruntime' "
+                    '(CPU, fp32)'),
+    'upsample': Spec('mask', "below image resolution: 'mask' (argmax at network resolution, "
+                     "nearest-neighbour mask; fast) or 'logits' (bilinear class scores, then "
+                     'argmax; slower)'),
+    'inference_height': Spec(0, "network input height in pixels; 0 = the model's training "
+                             'size', low=0, high=8192),
+    'inference_width': Spec(0, "network input width in pixels; 0 = the model's training size",
+                            low=0, high=8192),
+    'overlay_alpha': Spec(0.5, 'weight of the class colours in ~/overlay (0 = image only, '
+                          '1 = colours only)', low=0.0, high=1.0),
+    'mc_samples': Spec(8, 'Monte Carlo dropout samples for Bayesian models (ignored otherwise)',
+                       low=1, high=64),
+    'publish_class_mask': Spec(True, 'publish ~/class_mask (mono8 class index)'),
+    'publish_color_mask': Spec(True, 'publish ~/color_mask (rgb8 palette)'),
+    'publish_overlay': Spec(True, 'publish ~/overlay (rgb8 blend)'),
+    'publish_confidence': Spec(True, 'publish ~/confidence (32FC1 max softmax)'),
+    'publish_uncertainty': Spec(True, 'publish ~/uncertainty (32FC1, Bayesian models only)'),
+    'use_compressed': Spec(False, 'subscribe image/compressed (CompressedImage) instead of '
+                           'image', read_only=True),
+    'use_camera_info': Spec(False, 'subscribe camera_info and republish it as ~/camera_info '
+                            'with each mask', read_only=True),
+    'input_reliability': Spec('best_effort', "input QoS reliability: 'best_effort' (sensor "
+                              "data) or 'reliable'", read_only=True),
+    'input_depth': Spec(1, 'input QoS history depth', read_only=True, low=1, high=100),
+    'output_reliability': Spec('reliable', "output QoS reliability: 'reliable' or "
+                               "'best_effort'", read_only=True),
+    'output_depth': Spec(1, 'output QoS history depth', read_only=True, low=1, high=100),
+    'max_image_pixels': Spec(4096 * 4096, 'frames claiming more pixels are rejected before '
+                             'decoding', low=1, high=1 << 30),
+    'diagnostics_period': Spec(1.0, 'seconds between /diagnostics messages', read_only=True,
+                               low=0.1, high=60.0),
+}
+
+# Read-only parameters that say what the mask values mean (from the model file).
+CLASS_NAMES = Spec([], 'class name of each mask value (read-only, from the model)',
+                   read_only=True)
+CLASS_COLORS = Spec([], 'r, g, b of each class, flattened (read-only)', read_only=True)
+
+
+def check_parameter(name, value):
+    """Return an error string for an invalid parameter value, or None when it is valid."""
+    if name == 'device':
+        try:
+            resolve_device(value)
+        except SegmenterError as e:
+            return str(e)
+    elif name == 'precision' and value not in PRECISIONS:
+        return f"precision must be one of {', '.join(PRECISIONS)}, got '{value}'"
+    elif name == 'upsample' and value not in UPSAMPLING:
+        return f"upsample must be one of {', '.join(UPSAMPLING)}, got '{value}'"
+    elif name == 'backend' and value not in BACKENDS:
+        return f"backend must be one of {', '.join(BACKENDS)}, got '{value}'"
+    elif name in ('input_reliability', 'output_reliability') and value not in RELIABILITY:
+        return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
+    elif name == 'model_path':
+        path = os.path.realpath(os.path.expanduser(value or default_model_path()))
+        if not os.path.isfile(path):
+            return f'model_path {path}: not a regular file'
+        if not os.access(path, os.R_OK):
+            return f'model_path {path}: not readable'
+        try:
+            modelfile.read_model_info(path)
+        except modelfile.ModelFileError as e:
+            return str(e)
+    return None

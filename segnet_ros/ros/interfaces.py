@@ -1,0 +1,73 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's ROS interfaces as data: output topics, parameter descriptors, diagnostics.
+
+The parameters themselves (defaults, ranges, checks) are ROS-free in ``segnet_ros.params``;
+this turns them into ``ParameterDescriptor``s.
+"""
+
+from diagnostic_msgs.msg import DiagnosticArray
+from diagnostic_msgs.msg import DiagnosticStatus
+from diagnostic_msgs.msg import KeyValue
+from rcl_interfaces.msg import FloatingPointRange
+from rcl_interfaces.msg import IntegerRange
+from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterType
+
+# Output topic (relative to the node's private namespace) -> Segmenter output, encoding.
+OUTPUTS = {'class_mask': ('mask', 'mono8'), 'color_mask': ('color', 'rgb8'),
+           'overlay': ('overlay', 'rgb8'), 'confidence': ('confidence', '32FC1'),
+           'uncertainty': ('uncertainty', '32FC1')}
+_TYPES = ((bool, ParameterType.PARAMETER_BOOL), (int, ParameterType.PARAMETER_INTEGER),
+          (float, ParameterType.PARAMETER_DOUBLE), (str, ParameterType.PARAMETER_STRING))
+_ARRAY_TYPES = ((str, ParameterType.PARAMETER_STRING_ARRAY),
+                (int, ParameterType.PARAMETER_INTEGER_ARRAY))
+
+
+def descriptor(spec, value):
+    """Return the ParameterDescriptor of a ``params.Spec`` whose value is ``value``."""
+    if isinstance(value, list):
+        kind = next(k for t, k in _ARRAY_TYPES if value and isinstance(value[0], t))
+    else:
+        kind = next(k for t, k in _TYPES if isinstance(value, t))
+    d = ParameterDescriptor(description=spec.description, type=kind, read_only=spec.read_only)
+    if spec.low is not None and kind == ParameterType.PARAMETER_INTEGER:
+        d.integer_range = [IntegerRange(from_value=spec.low, to_value=spec.high, step=1)]
+    elif spec.low is not None and kind == ParameterType.PARAMETER_DOUBLE:
+        d.floating_point_range = [FloatingPointRange(from_value=spec.low, to_value=spec.high,
+                                                     step=0.0)]
+    return d
+
+
+def declare(node, specs, values=None):
+    """Declare ``specs`` (name -> Spec) on ``node``; return name -> value in effect."""
+    values = values or {}
+    for name, spec in specs.items():
+        value = values.get(name, spec.default)
+        node.declare_parameter(name, value, descriptor(spec, value))
+    return {name: node.get_parameter(name).value for name in specs}
+
+
+def diagnostics(name, hardware_id, values, stamp):
+    """Return a DiagnosticArray: WARN when frames were rejected or failed, else OK."""
+    bad = any(values.get(k, '0') != '0' for k in ('inference_errors', 'frames_rejected'))
+    status = DiagnosticStatus(
+        level=DiagnosticStatus.WARN if bad else DiagnosticStatus.OK, name=name,
+        message='rejected or failed frames (see counters)' if bad else 'running',
+        hardware_id=hardware_id, values=[KeyValue(key=k, value=v) for k, v in values.items()])
+    arr = DiagnosticArray(status=[status])
+    arr.header.stamp = stamp
+    return arr

@@ -1,0 +1,350 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``segnet_node`` and ``segnet_lifecycle_node``: parameters, QoS, topics and the lifecycle.
+
+The newest-frame slot, worker, accounting and swaps are in ``pipeline`` (no ROS there).
+"""
+
+import json
+import os
+
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.lifecycle import LifecycleNode
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo
+from sensor_msgs.msg import CompressedImage
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from .interfaces import declare
+from .interfaces import diagnostics
+from .interfaces import OUTPUTS
+from .process import run_node
+from .. import conversions
+from .. import modelfile
+from ..camera import scale_camera_info
+from ..inference import SegmenterError
+from ..params import check_parameter
+from ..params import CLASS_COLORS
+from ..params import CLASS_NAMES
+from ..params import PARAMETERS
+from ..params import RELOAD_PARAMS
+from ..paths import dds_settings
+from ..paths import default_model_path
+from ..pipeline import FramePipeline
+from ..pipeline import load_segmenter
+from ..stats import release_free_memory
+from ..stats import resident_mb
+
+
+class StartupError(RuntimeError):
+    """The node cannot start: a parameter or the model is invalid."""
+
+
+class SegnetMixin:
+    """What the plain and the lifecycle node share; the subclasses decide when it runs."""
+
+    lifecycle_state = None  # the managed node's primary state, reported in /diagnostics
+
+    def _init_node(self):
+        self.params = declare(self, PARAMETERS)
+        for name, value in self.params.items():
+            err = check_parameter(name, value)
+            if err:
+                raise StartupError(f'parameter {name}: {err}')
+        log = self.get_logger()
+        self.pipeline = FramePipeline(self._process, log.warning, log.error,
+                                      rejected_error=conversions.ConversionError)
+        self._reverting, self._camera_info = False, None  # reverting: a swap was refused
+        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
+        self.sub = self.info_sub = self.diag_timer = None
+        # The model file's header gives the class names and colours without the weights.
+        info = modelfile.read_model_info(self._model_path(self.params))
+        self.class_names = list(info.class_names)
+        declare(self, {'class_names': CLASS_NAMES, 'class_colors': CLASS_COLORS},
+                {'class_names': self.class_names,
+                 'class_colors': [v for c in info.class_colors for v in c]})
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_post_set_parameters_callback(self._after_set_parameters)
+
+    segmenter = property(lambda self: self.pipeline.segmenter, doc='the Segmenter in use')
+
+    def _qos(self, kind):
+        reliable = self.params[f'{kind}_reliability'] == 'reliable'
+        return QoSProfile(depth=self.params[f'{kind}_depth'],
+                          reliability=ReliabilityPolicy.RELIABLE if reliable
+                          else ReliabilityPolicy.BEST_EFFORT)
+
+    def _image_publisher(self, topic, qos):
+        return self.create_publisher(Image, topic, qos)
+
+    def _create_outputs(self, segmenter):
+        for topic, (output, _) in OUTPUTS.items():
+            if output != 'uncertainty' or segmenter.bayesian:
+                self.pubs[topic] = self._image_publisher(f'~/{topic}', self._qos('output'))
+        if self.params['use_camera_info']:
+            self.info_pub = self.create_publisher(CameraInfo, '~/camera_info',
+                                                  self._qos('output'))
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.class_pub = self.create_publisher(String, '~/class_info', latched)
+        self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.diag_timer = self.create_timer(self.params['diagnostics_period'],
+                                            self._publish_diagnostics)
+        self.pipeline.start(segmenter)
+        self._publish_class_info()
+
+    def _create_inputs(self):
+        if self.params['use_compressed']:
+            self.sub = self.create_subscription(CompressedImage, 'image/compressed',
+                                                self._on_image, self._qos('input'))
+        else:
+            self.sub = self.create_subscription(Image, 'image', self._on_image,
+                                                self._qos('input'))
+        if self.params['use_camera_info']:
+            self.info_sub = self.create_subscription(CameraInfo, 'camera_info',
+                                                     lambda m: setattr(self, '_camera_info', m),
+                                                     self._qos('input'))
+
+    def _destroy_inputs(self):
+        for sub in (self.sub, self.info_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self.sub = self.info_sub = None
+        self.pipeline.clear()
+
+    def _destroy_outputs(self):
+        self.pipeline.close()
+        if self.diag_timer is not None:
+            self.destroy_timer(self.diag_timer)
+        for pub in [*self.pubs.values(), self.info_pub, self.class_pub, self.diag_pub]:
+            if pub is not None:
+                self.destroy_publisher(pub)
+        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
+        self.diag_timer = None
+
+    def _log_ready(self):
+        seg = self.segmenter
+        self.get_logger().info(
+            f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
+            f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
+            f' ({seg.backend}), input {self.sub.topic_name}, outputs under '
+            f'{self.get_fully_qualified_name()}/; DDS: {dds_settings()}')
+
+    @staticmethod
+    def _model_path(params):
+        return os.path.realpath(os.path.expanduser(params['model_path'] or default_model_path()))
+
+    def _load(self, params):
+        try:
+            seg = load_segmenter(self._model_path(params), params, self.class_names,
+                                 warn=self.get_logger().warning)
+        except SegmenterError as e:
+            raise StartupError(str(e)) from None
+        if params['device'] == 'auto' and seg.device.type == 'cpu':
+            self.get_logger().warning("device 'auto': no CUDA device available, running on "
+                                      'the CPU')
+        return seg
+
+    def _publish_class_info(self):
+        seg = self.segmenter
+        if self.class_pub is not None and seg is not None:
+            self.class_pub.publish(String(data=json.dumps({
+                'model': seg.model_path, 'architecture': seg.info.architecture,
+                'class_names': seg.class_names, 'class_colors': seg.class_colors,
+                'ignore_index': seg.info.ignore_index,
+                'mask_topic': self.pubs['class_mask'].topic_name})))
+
+    def _on_image(self, msg):
+        check = conversions.check_compressed if isinstance(msg, CompressedImage) \
+            else conversions.check_image
+        self.pipeline.offer(msg, lambda m: check(m, self.params['max_image_pixels']))
+
+    def _on_set_parameters(self, changes):
+        for prm in changes:
+            err = check_parameter(prm.name, prm.value) if prm.name in PARAMETERS else None
+            if err:
+                return SetParametersResult(successful=False, reason=err)
+        if self.pipeline.swapping and not self._reverting and any(
+                p.name in RELOAD_PARAMS for p in changes):
+            return SetParametersResult(successful=False,
+                                       reason='a model reload is already in progress')
+        return SetParametersResult(successful=True)
+
+    def _after_set_parameters(self, changes):
+        # Values are stored by now: a failed swap's revert cannot be overwritten by them.
+        old, new = self.params, {**self.params, **{p.name: p.value for p in changes
+                                                   if p.name in PARAMETERS}}
+        self.params = new
+        if self.segmenter is not None and not self._reverting and any(
+                new[k] != old[k] for k in RELOAD_PARAMS):
+            self.pipeline.swap_in_background(lambda: self._load(new),
+                                             lambda e: self._swap_refused(old, new, e),
+                                             self._swapped)
+
+    def _swap_refused(self, old, new, error):
+        """Any failure keeps the old model and puts the old parameter values back."""
+        why = error if isinstance(error, StartupError) else f'{type(error).__name__}: {error}'
+        self.get_logger().error(f'model reload refused, keeping {self.segmenter.model_path}: '
+                                f'{why}')
+        self._reverting = True
+        try:
+            self.set_parameters([Parameter(k, value=old[k]) for k in RELOAD_PARAMS
+                                 if old[k] != new[k]])
+        finally:
+            self._reverting = False
+
+    def _swapped(self, seg):
+        self._publish_class_info()
+        self.get_logger().info(f'model swapped in: {seg.model_path} on {seg.device}')
+
+    def _process(self, segmenter, msg, t_recv):
+        want = {OUTPUTS[t][0] for t, pub in self.pubs.items()
+                if self.params[f'publish_{t}'] and pub.get_subscription_count() > 0}
+        if not want:
+            return False
+        if self.info_pub is not None:
+            want.add('mask')
+        if isinstance(msg, CompressedImage):
+            rgb = conversions.compressed_to_rgb8(msg, self.params['max_image_pixels'])
+        else:
+            rgb = conversions.to_rgb8(msg, max_pixels=self.params['max_image_pixels'])
+
+        def publish(output, arr):
+            # Called as each output is ready: the class mask goes out first.
+            for topic, (out, encoding) in OUTPUTS.items():
+                if out == output and topic in self.pubs and self.params[f'publish_{topic}']:
+                    self.pubs[topic].publish(conversions.numpy_to_imgmsg(
+                        arr, encoding, Image, header=msg.header))
+            if output == 'mask' and self.info_pub is not None and self._camera_info is not None:
+                self.info_pub.publish(scale_camera_info(self._camera_info, msg.header,
+                                                        arr.shape[1], arr.shape[0]))
+
+        res = segmenter.segment(rgb, outputs=sorted(want), alpha=self.params['overlay_alpha'],
+                                emit=publish)
+        self.pipeline.record(res.infer_s, want)
+        return True
+
+    def _publish_diagnostics(self):
+        seg = self.segmenter
+        if seg is None or self.diag_pub is None:
+            return
+        release_free_memory()
+        values = {**self.pipeline.diagnostic_values(),
+                  'resident_memory_mb': f'{resident_mb():.1f}', 'device': str(seg.device),
+                  'precision': str(seg.dtype).replace('torch.', ''), 'backend': seg.backend,
+                  'model': seg.model_path}
+        if self.lifecycle_state is not None:
+            values['lifecycle_state'] = self.lifecycle_state
+        self.diag_pub.publish(diagnostics(f'{self.get_fully_qualified_name()}: segnet',
+                                          str(seg.device), values,
+                                          self.get_clock().now().to_msg()))
+
+    def close(self):
+        """Stop the worker (and a swap in progress) and release the model and GPU memory."""
+        self.pipeline.close()
+
+
+class SegnetNode(SegnetMixin, Node):
+    """Semantic segmentation node: image in; class mask, colours, overlay, confidence out."""
+
+    def __init__(self, node_name='segnet', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self._init_node()
+        self._create_outputs(self._load(self.params))
+        self._create_inputs()
+        self._log_ready()
+
+
+class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
+    """
+    Managed variant: parameters on construction, model and publishers on configure.
+
+    Activate subscribes and enables the image publishers (lifecycle publishers: nothing is
+    published while inactive); deactivate unsubscribes and disables them; cleanup frees the
+    model and GPU memory. ``/diagnostics`` (with the lifecycle state) and the latched
+    ``~/class_info`` go on while inactive. A model that cannot be loaded fails configure.
+    """
+
+    def __init__(self, node_name='segnet', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self._init_node()
+        self.lifecycle_state = 'unconfigured'
+
+    def _image_publisher(self, topic, qos):
+        return self.create_lifecycle_publisher(Image, topic, qos)
+
+    def on_configure(self, state):
+        """Load the model and create the publishers."""
+        try:
+            seg = self._load(self.params)
+        except StartupError as e:
+            self.get_logger().error(f'configure failed: {e}')
+            return TransitionCallbackReturn.FAILURE
+        self._create_outputs(seg)
+        self.lifecycle_state = 'inactive'
+        self.get_logger().info(f'configured: {seg.model_path} on {seg.device}')
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        """Enable the image publishers and subscribe to the camera."""
+        super().on_activate(state)
+        self._create_inputs()
+        self.lifecycle_state = 'active'
+        self._log_ready()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state):
+        """Unsubscribe and disable the image publishers; the model stays loaded."""
+        self._destroy_inputs()
+        self.lifecycle_state = 'inactive'
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        """Release publishers, the worker and the model (GPU memory included)."""
+        self._destroy_inputs()
+        for pub in self.pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self.pubs = {}
+        self._destroy_outputs()
+        self.lifecycle_state = 'unconfigured'
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        """Release everything whatever the state."""
+        return self.on_cleanup(state)
+
+    on_error = on_shutdown  # after an error in a transition, release everything too
+
+
+def main(args=None):
+    """Run ``segnet_node`` until Ctrl-C / SIGTERM; exit 2 with one line on bad set-up."""
+    return run_node(SegnetNode, 'segnet_node', args, (StartupError,))
+
+
+def main_lifecycle(args=None):
+    """Run the managed node; drive it with the lifecycle services (or ``ros2 lifecycle``)."""
+    return run_node(SegnetLifecycleNode, 'segnet_lifecycle_node', args, (StartupError,))
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

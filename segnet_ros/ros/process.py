@@ -1,0 +1,87 @@
+# Copyright 2026 segnet_ros contributors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Run a node as a process: init, spin, a clean exit on signals and one line on bad set-up.
+
+``ros2 launch`` forwards Ctrl-C as a second SIGINT a moment after the terminal's; a second
+signal must not interrupt the clean-up that the first one started, and the process exits 0.
+"""
+
+import signal
+import sys
+
+import rclpy
+from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException
+
+from ..paths import use_large_image_transport
+
+
+def _ignore_signals():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def guard_signals():
+    """
+    Turn the first SIGINT / SIGTERM into KeyboardInterrupt and ignore any later one.
+
+    rclpy's own handlers (installed by ``rclpy.init``) run first and chain to these.
+    """
+    def handler(signum, frame):
+        _ignore_signals()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_node(node_class, program, args=None, startup_errors=()):
+    """
+    Build ``node_class()``, spin it until a signal, close it; return the exit code.
+
+    An exception in ``startup_errors`` (or an invalid parameter) while building the node is
+    one line ``<program>: error: ...`` on stderr and exit code 2. The node's ``close()``
+    runs before ``destroy_node()``.
+    """
+    use_large_image_transport()
+    guard_signals()
+    rclpy.init(args=args)
+    node, code = None, 0
+    try:
+        node = node_class()
+        rclpy.spin(node)
+    except startup_errors as e:
+        print(f'{program}: error: {e}', file=sys.stderr)
+        code = 2
+    except (InvalidParameterValueException, InvalidParameterTypeException) as e:
+        print(f'{program}: error: invalid parameter: {e}', file=sys.stderr)
+        code = 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        _ignore_signals()  # from here on a signal must not cut the clean-up short
+        if node is not None:
+            node.close()
+            name = node.get_fully_qualified_name()
+            node.destroy_node()
+            # Not the node's logger: it also writes to /rosout, whose publisher a signal may
+            # already have shut down with the context.
+            rclpy.logging.get_logger('segnet_ros').info(
+                f'{name}: shut down, worker stopped, model released')
+        if rclpy.ok():
+            rclpy.shutdown()
+    return code
