@@ -30,7 +30,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from segnet_ros import launch_support as ls
+from segnet_ros.ros import launch_support as ls
 import yaml
 
 ARGUMENTS = (

@@ -36,7 +36,7 @@ from launch.event_handlers import OnProcessExit
 from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-from segnet_ros import launch_support as ls
+from segnet_ros.ros import launch_support as ls
 
 # The node reads this topic and the replay publishes on it; nothing else uses it.
 REPLAY_TOPIC = '/segnet_replay/image_raw'

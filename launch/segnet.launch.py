@@ -32,7 +32,7 @@ from launch.actions import OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import LifecycleNode
 from launch_ros.actions import Node
-from segnet_ros import launch_support as ls
+from segnet_ros.ros import launch_support as ls
 
 # name, default, description. An empty default means "keep the value in params_file".
 ARGUMENTS = (
