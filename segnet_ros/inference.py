@@ -146,7 +146,7 @@ class OnnxRunner:
 
         import onnxruntime as ort
 
-        from .training.export import export_onnx
+        from .onnx_export import export_onnx
         h = hashlib.sha256()
         with open(model_path, 'rb') as f:
             for chunk in iter(lambda: f.read(1 << 20), b''):

@@ -15,6 +15,9 @@
 """The inference core on the CPU with small models (no ROS)."""
 
 import os
+import pathlib
+import subprocess
+import sys
 
 from conftest import make_model_file
 import numpy as np
@@ -23,6 +26,8 @@ from segnet_ros import inference
 from segnet_ros.inference import Segmenter
 from segnet_ros.inference import SegmenterError
 import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def rgb(h=50, w=70, seed=0):
@@ -260,3 +265,36 @@ def test_fast_mask_upsampling(models):
     np.testing.assert_array_equal(b.color, np.array(fast.class_colors, np.uint8)[b.mask])
     with pytest.raises(SegmenterError, match='unknown upsample'):
         Segmenter(models['a'], device='cpu', upsample='cubic')
+
+
+_IMPORT_ONLY_THE_CORE = """
+import sys
+import segnet_ros.inference
+training = [m for m in sys.modules if m.startswith('segnet_ros.training')]
+assert not training, f'importing the inference core imported {training}'
+"""
+
+
+def test_import_loads_no_training_code():
+    proc = subprocess.run([sys.executable, '-c', _IMPORT_ONLY_THE_CORE], cwd=ROOT, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+_ONNX_WITHOUT_TRAINING = """
+import sys
+from segnet_ros.inference import Segmenter
+seg = Segmenter(sys.argv[1], device='cpu', backend='onnxruntime')
+assert seg.segment(__import__('numpy').zeros((8, 8, 3), 'uint8')).mask.shape == (8, 8)
+training = [m for m in sys.modules if m.startswith('segnet_ros.training')]
+assert not training, f'the ONNX Runtime backend imported {training}'
+"""
+
+
+def test_onnxruntime_backend_exports_without_training_code(models, tmp_path):
+    pytest.importorskip('onnxruntime')
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))  # a cold cache: the export runs
+    proc = subprocess.run([sys.executable, '-c', _ONNX_WITHOUT_TRAINING, models['a']],
+                          cwd=ROOT, env=env, timeout=300, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path / 'segnet_ros')
