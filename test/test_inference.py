@@ -269,13 +269,17 @@ def test_fast_mask_upsampling(models):
 
 _IMPORT_ONLY_THE_CORE = """
 import sys
+import warnings
+import numpy, safetensors, torch  # these add filters of their own on import
+filters = list(warnings.filters)
 import segnet_ros.inference
 training = [m for m in sys.modules if m.startswith('segnet_ros.training')]
 assert not training, f'importing the inference core imported {training}'
+assert warnings.filters == filters, 'importing the inference core changed the warning filters'
 """
 
 
-def test_import_loads_no_training_code():
+def test_import_loads_no_training_code_and_leaves_warning_filters_alone():
     proc = subprocess.run([sys.executable, '-c', _IMPORT_ONLY_THE_CORE], cwd=ROOT, timeout=120,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -298,3 +302,28 @@ def test_onnxruntime_backend_exports_without_training_code(models, tmp_path):
                           cwd=ROOT, env=env, timeout=300, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert os.listdir(tmp_path / 'segnet_ros')
+
+
+_READ_ONLY_FRAME = """
+import sys
+import warnings
+import numpy as np
+from segnet_ros.inference import Segmenter
+seg = Segmenter(sys.argv[1], device='cpu')
+filters = list(warnings.filters)
+frame = np.zeros((48, 64, 3), np.uint8)
+frame.flags.writeable = False  # as a view of a message buffer is
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    for _ in range(2):
+        assert seg.segment(frame, ('mask', 'overlay')).mask.shape == (48, 64)
+    assert not caught, [str(w.message) for w in caught]
+assert warnings.filters == filters
+"""
+
+
+def test_read_only_frames_segment_without_a_copy_warning_or_a_filter_change(models):
+    # A fresh process: torch warns about read-only arrays once per process.
+    proc = subprocess.run([sys.executable, '-c', _READ_ONLY_FRAME, models['a']], cwd=ROOT,
+                          timeout=120, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
