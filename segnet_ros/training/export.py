@@ -56,8 +56,7 @@ def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
                              cache=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
     engine.recompute_bn(model, loader, torch.device(device))
-    info = modelfile.ModelInfo(info)
-    info['bn_statistics'] = f'recomputed on {split} ({len(ds)} images)'
+    info.bn_statistics = f'recomputed on {split} ({len(ds)} images)'
     modelfile.save_model_file(out, model, info)
 
 
