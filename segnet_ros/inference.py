@@ -108,7 +108,7 @@ def resolve_precision(precision, device, warn=_log.warning):
     return {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}[precision]
 
 
-def resolve_backend(backend, device, dtype, mc_samples, warn=_log.warning):
+def resolve_backend(backend, device, dtype, mc_samples):
     """
     Pick the runtime.
 
@@ -160,7 +160,7 @@ def _cache_dir():
 class OnnxRunner:
     """The model exported to ONNX (cached by file hash) and run by ONNX Runtime on the CPU."""
 
-    def __init__(self, model_path, info, cache_dir=None):
+    def __init__(self, model_path, cache_dir=None):
         import hashlib
 
         import onnxruntime as ort
@@ -217,9 +217,8 @@ class Segmenter:
 
     def __init__(self, model_path, device='auto', precision='auto', input_size=None,
                  mc_samples=0, warn=None, backend='auto', upsample='mask'):
-        self.warn = warn or _log.warning
         self.device = resolve_device(device)
-        self.dtype = resolve_precision(precision, self.device, self.warn)
+        self.dtype = resolve_precision(precision, self.device, warn or _log.warning)
         self.model_path = os.path.realpath(os.fspath(model_path))
         try:
             self.model, self.info = modelfile.load_model_file(self.model_path, self.device)
@@ -241,10 +240,8 @@ class Segmenter:
         if upsample not in UPSAMPLING:
             raise SegmenterError(f"unknown upsample '{upsample}'; use {', '.join(UPSAMPLING)}")
         self.upsample = upsample
-        self.backend = resolve_backend(backend, self.device, self.dtype, self.mc_samples,
-                                       self.warn)
-        self._ort = OnnxRunner(self.model_path, self.info) \
-            if self.backend == 'onnxruntime' else None
+        self.backend = resolve_backend(backend, self.device, self.dtype, self.mc_samples)
+        self._ort = OnnxRunner(self.model_path) if self.backend == 'onnxruntime' else None
         self.num_classes = int(self.info.num_classes)
         self.class_names = list(self.info.class_names)
         self.class_colors = [list(c) for c in self.info.class_colors]
@@ -367,21 +364,17 @@ class Segmenter:
         if 'uncertainty' in want and uncertainty is not None:
             ready('uncertainty', self._full(uncertainty[0].float(), h, w))
         if not on_host:
-            arrays = _to_host(arrays, packed=True)
+            arrays = _to_host(arrays)
             if emit is not None:
                 for name, arr in arrays.items():
                     emit(name, arr)
         return Result(infer_s=infer_s, total_s=time.perf_counter() - t0, **arrays)
 
 
-def _to_host(tensors, packed=None):
-    """Bring device tensors to numpy; off the CPU in one copy of one packed byte buffer."""
+def _to_host(tensors):
+    """Bring device tensors to numpy in one copy of one packed byte buffer."""
     if not tensors:
         return {}
-    if packed is None:
-        packed = next(iter(tensors.values())).device.type != 'cpu'
-    if not packed:
-        return {k: v.numpy() for k, v in tensors.items()}
     flat = [v.contiguous().view(torch.uint8).reshape(-1) for v in tensors.values()]
     host = torch.cat(flat).cpu().numpy()
     arrays, offset = {}, 0

@@ -108,13 +108,13 @@ def test_device_path_packs_outputs_into_one_copy_and_emits_after(models, monkeyp
     copies, order = [], []
     real_to_host = inference._to_host
 
-    def to_host(tensors, packed=None):
-        copies.append((sorted(tensors), packed))
+    def to_host(tensors):
+        copies.append(sorted(tensors))
         order.append('copy')
-        return real_to_host(tensors, packed)
+        return real_to_host(tensors)
     monkeypatch.setattr(inference, '_to_host', to_host)
     res = dev.segment(img, outputs=outputs, alpha=0.4, emit=lambda name, arr: order.append(name))
-    assert copies == [(sorted(outputs), True)]
+    assert copies == [sorted(outputs)]
     assert order == ['copy', 'mask', 'color', 'overlay', 'confidence']
     for name in outputs:
         np.testing.assert_array_equal(getattr(res, name), getattr(ref, name))
@@ -196,7 +196,7 @@ def test_packed_copy_back_unpacks_every_dtype():
                'color': torch.randint(0, 255, (7, 9, 3), dtype=torch.uint8),
                'confidence': torch.rand(7, 9)}
     # The single-copy path used on CUDA, exercised on CPU tensors.
-    arrays = inference._to_host(tensors, packed=True)
+    arrays = inference._to_host(tensors)
     assert list(arrays) == list(tensors)
     for k, v in tensors.items():
         assert arrays[k].dtype == v.numpy().dtype

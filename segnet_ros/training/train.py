@@ -196,7 +196,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
             model, device_ids=[device.index] if device.type == 'cuda' else None)
     net = model.module if world > 1 else model
     decay, no_decay = [], []
-    for n, p in net.named_parameters():
+    for p in net.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{'params': decay, 'weight_decay': cfg['weight_decay']},
               {'params': no_decay, 'weight_decay': 0.0 if cfg['optimizer'] == 'adamw'
