@@ -26,16 +26,10 @@ import io
 import operator
 import struct
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image as PILImage
-from PIL import PngImagePlugin
-
-# Camera frames carry no text worth keeping. Pillow's default budget for inflating PNG text
-# chunks (64 MB) lets a 63 kB frame cost 60 MB and 0.2 s before a pixel is read, so
-# importing this module lowers it; PNGs with more text than this are rejected.
-PngImagePlugin.MAX_TEXT_CHUNK = min(PngImagePlugin.MAX_TEXT_CHUNK, 256 << 10)
-PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, 1 << 20)
 
 _U8 = np.dtype(np.uint8)
 _U16 = np.dtype(np.uint16)
@@ -470,6 +464,12 @@ def _check_compressed_pixels(what, width, height, max_pixels):
 
 
 _PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+# Camera frames carry no text worth keeping. Pillow's default budget for inflating PNG text
+# chunks (64 MB, PngImagePlugin.MAX_TEXT_MEMORY) lets a 63 kB frame cost 60 MB and 0.2 s
+# before a pixel is read, so PNGs whose text inflates beyond these are refused before
+# Pillow opens them. Pillow's own limits are process-wide and left as they are.
+PNG_TEXT_CHUNK_LIMIT = 256 << 10  # bytes one text chunk or ICC profile may inflate to
+PNG_TEXT_LIMIT = 1 << 20          # bytes of text in one PNG
 # JPEG start-of-frame markers (C4 DHT, C8 JPG and CC DAC share the range but are not frames).
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -524,9 +524,69 @@ def compressed_to_rgb8(msg, max_pixels=None):
     return _decode(fmt, data, max_pixels)
 
 
+def _png_text_size(kind, body):
+    """
+    Return the text bytes a PNG text or iCCP chunk holds, inflating at most one chunk limit.
+
+    Returns PNG_TEXT_CHUNK_LIMIT + 1 when a compressed chunk inflates beyond the limit, and
+    0 for what Pillow would skip (an unknown compression method, a corrupt zlib stream).
+    """
+    if kind == b'tEXt':
+        return len(body)
+    key, sep, rest = body.partition(b'\0')
+    if not sep:
+        return 0
+    if kind == b'iTXt':
+        if len(rest) < 2 or rest[0] == 0:
+            return len(rest)  # uncompressed international text
+        if rest[1] != 0:
+            return 0
+        parts = rest[2:].split(b'\0', 2)
+        if len(parts) < 3:
+            return 0
+        stream = parts[2]
+    else:  # zTXt, iCCP: compression method, then the zlib stream
+        if not rest or rest[0] != 0:
+            return 0
+        stream = rest[1:]
+    try:
+        return len(zlib.decompressobj().decompress(stream, PNG_TEXT_CHUNK_LIMIT + 1))
+    except zlib.error:
+        return 0
+
+
+def _check_png_text(what, data):
+    """
+    Raise ConversionError when a PNG's text chunks inflate beyond the limits above.
+
+    Walks the chunk list as Pillow does, up to IEND; never inflates more than
+    PNG_TEXT_CHUNK_LIMIT + 1 bytes per chunk.
+    """
+    pos, total = len(_PNG_MAGIC), 0
+    view = memoryview(data)
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from('>I4s', data, pos)
+        if kind == b'IEND':
+            return
+        if kind in (b'tEXt', b'zTXt', b'iTXt', b'iCCP'):
+            size = _png_text_size(kind, bytes(view[pos + 8:pos + 8 + length]))
+            if size > PNG_TEXT_CHUNK_LIMIT:
+                raise ConversionError(
+                    f'{what}: a {kind.decode()} chunk inflates to more than '
+                    f'{PNG_TEXT_CHUNK_LIMIT} bytes', reason='decode')
+            total += size if kind != b'iCCP' else 0
+            if total > PNG_TEXT_LIMIT:
+                raise ConversionError(f'{what}: text chunks inflate to more than '
+                                      f'{PNG_TEXT_LIMIT} bytes', reason='decode')
+        pos += 12 + length
+
+
 def _decode(fmt, data, max_pixels):
     """Decode with Pillow, which checks the size it reads against ``max_pixels`` again."""
     what = f'compressed image (format {fmt!r})'
+    if data[:8] == _PNG_MAGIC:
+        _, width, height = _compressed_size(data, fmt)
+        _check_png_text(f'PNG image {width}x{height} (format {fmt!r})', data)
     # PIL's DecompressionBombWarning is left to the caller's warning filters (changing the
     # filters here is not thread-safe); our own limit refuses the same images. MemoryError
     # is not caught: running out of memory is not a property of the frame.

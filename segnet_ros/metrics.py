@@ -17,11 +17,14 @@ Segmentation metrics as in the SegNet paper, shared by training and evaluation.
 
 G (global accuracy), C (class-average accuracy), mIoU from a confusion matrix, and the
 boundary F1 score (BF) per image and class with a tolerance of 0.75% of the image diagonal.
-Everything runs on torch tensors, on whichever device they live.
+Everything runs on torch tensors, on whichever device they live; ``Scorer`` takes the
+uint8 masks the inference core returns and labels as numpy arrays.
 """
 
+from collections import Counter
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -171,6 +174,52 @@ class SegmentationMetrics:
         out['bf'] = float(self.bf_sum[0]) / n if n else math.nan
         out['images'] = int(n)
         return out
+
+
+class Scorer:
+    """
+    Score predicted masks against labels one frame at a time; count what was skipped.
+
+    The one scoring loop behind ``segnet_eval`` and the offline and live bag evaluations.
+    """
+
+    def __init__(self, num_classes, ignore_index, class_names, class_colors, samples=0,
+                 boundary=True):
+        self.metrics = SegmentationMetrics(num_classes, ignore_index, boundary=boundary)
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.class_names = class_names
+        self.class_colors = class_colors
+        self.skipped = Counter()
+        self.scored = 0
+        self.samples = []
+        self.max_samples = samples
+
+    def skip(self, reason):
+        """Count a frame that could not be scored."""
+        self.skipped[reason] += 1
+
+    def add(self, pred, label, rgb=None, stamp=None):
+        """Score one (H, W) frame; return False (and count why) when the pair is unusable."""
+        if pred.shape != label.shape:
+            self.skip('image and label sizes differ')
+            return False
+        bad = (label >= self.num_classes) & (label != self.ignore_index)
+        if bad.any():
+            self.skip('label values outside the class range')
+            return False
+        self.metrics.update(torch.from_numpy(label.astype(np.int64))[None],
+                            torch.from_numpy(pred.astype(np.int64))[None])
+        self.scored += 1
+        if rgb is not None and len(self.samples) < self.max_samples:
+            self.samples.append((stamp, rgb, pred, label))
+        return True
+
+    def results(self):
+        """Return the metrics dict plus frame counts."""
+        res = self.metrics.compute() if self.scored else {}
+        res.update({'frames_scored': self.scored, 'frames_skipped': dict(self.skipped)})
+        return res
 
 
 def format_table(results, class_names):

@@ -20,6 +20,7 @@ unpickles. ``load_model_file`` checks the header against the tensors and fails w
 ``ModelFileError`` naming the file and the problem.
 """
 
+import dataclasses
 import json
 import os
 
@@ -42,30 +43,64 @@ class ModelFileError(ValueError):
     """A model file that cannot be used: unreadable, not safetensors, or inconsistent."""
 
 
-class ModelInfo(dict):
-    """Model metadata (a dict) with attribute access for the common fields."""
+@dataclasses.dataclass(slots=True)
+class ModelInfo:
+    """
+    Model metadata: the network, its classes and the input it expects.
 
-    __getattr__ = dict.get
+    A misspelt field fails (AttributeError when read or set, TypeError as a keyword).
+    Header keys this version does not know are kept in ``extra`` and written back.
+    """
+
+    architecture: str
+    width: float
+    num_classes: int
+    class_names: list
+    class_colors: list          # [[r, g, b], ...], one per class
+    ignore_index: int
+    input_size: list            # [height, width] the network was trained at
+    mean: list                  # per-channel normalisation, on 0..1 values
+    std: list
+    metrics: dict = dataclasses.field(default_factory=dict)  # validation figures
+    training: dict = None       # training settings (segnet_train)
+    bn_statistics: str = None   # where BatchNorm statistics were recomputed (segnet_export)
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a header's decoded values; keys without a field go to ``extra``."""
+        known = {f.name for f in dataclasses.fields(cls)} - {'extra'}
+        return cls(**{k: v for k, v in values.items() if k in known},
+                   extra={k: v for k, v in values.items() if k not in known})
+
+    def to_dict(self):
+        """Return the header's values: every field that is set, and ``extra``."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != 'extra' and getattr(self, f.name) is not None}
+        out.update(self.extra)
+        return out
 
 
 def default_info(architecture, num_classes, **kw):
     """Return metadata with sensible defaults for the fields not given."""
-    info = ModelInfo(
-        architecture=architecture, width=1.0, num_classes=num_classes,
-        class_names=[f'class_{i}' for i in range(num_classes)],
-        class_colors=[[(37 * i) % 256, (91 * i) % 256, (157 * i) % 256]
-                      for i in range(num_classes)],
-        ignore_index=255, input_size=[360, 480],
-        mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], metrics={})
-    info.update(kw)
-    return info
+    fields = {
+        'architecture': architecture, 'width': 1.0, 'num_classes': num_classes,
+        'class_names': [f'class_{i}' for i in range(num_classes)],
+        'class_colors': [[(37 * i) % 256, (91 * i) % 256, (157 * i) % 256]
+                         for i in range(num_classes)],
+        'ignore_index': 255, 'input_size': [360, 480],
+        'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225]}
+    fields.update(kw)
+    return ModelInfo(**fields)
 
 
 def save_model_file(path, model, info):
     """Write ``model``'s weights and ``info`` to ``path`` atomically (write, then rename)."""
-    info = ModelInfo(info)
-    _check_info(info, path)
-    header = {k: json.dumps(v) for k, v in info.items()}
+    if not isinstance(info, ModelInfo):
+        raise TypeError(f'info must be a ModelInfo (see default_info), got {type(info).__name__}')
+    values = info.to_dict()
+    _check_info(values, path)
+    header = {k: json.dumps(v) for k, v in values.items()}
     header['format'] = FORMAT
     header['format_version'] = FORMAT_VERSION
     tensors = {k: v.detach().to('cpu').contiguous() for k, v in model.state_dict().items()}
@@ -138,34 +173,34 @@ def _open(path, with_tensors=False):
         raise ModelFileError(f'{path}: safetensors file without segnet_ros metadata '
                              f"(format is {raw.get('format')!r}, expected '{FORMAT}')")
     try:
-        info = ModelInfo({k: json.loads(v) for k, v in raw.items()
-                          if k not in ('format', 'format_version')})
+        values = {k: json.loads(v) for k, v in raw.items()
+                  if k not in ('format', 'format_version')}
     except json.JSONDecodeError as e:
         raise ModelFileError(f'{path}: metadata is not valid JSON ({e})') from None
-    _check_info(info, path)
-    return info, tensors
+    _check_info(values, path)
+    return ModelInfo.from_dict(values), tensors
 
 
-def _check_info(info, path):
-    missing = [k for k in REQUIRED if k not in info]
+def _check_info(values, path):
+    missing = [k for k in REQUIRED if k not in values]
     if missing:
         raise ModelFileError(f'{path}: metadata lacks {", ".join(missing)}')
-    if info['architecture'] not in ARCHITECTURES:
-        raise ModelFileError(f"{path}: unknown architecture {info['architecture']!r}; valid: "
+    if values['architecture'] not in ARCHITECTURES:
+        raise ModelFileError(f"{path}: unknown architecture {values['architecture']!r}; valid: "
                              f"{', '.join(sorted(ARCHITECTURES))}")
-    k = info['num_classes']
+    k = values['num_classes']
     if not isinstance(k, int) or not 1 <= k <= 255:
         raise ModelFileError(f'{path}: num_classes must be an integer in 1..255, got {k!r}')
-    if len(info['class_names']) != k or len(info['class_colors']) != k:
+    if len(values['class_names']) != k or len(values['class_colors']) != k:
         raise ModelFileError(
-            f"{path}: num_classes is {k} but there are {len(info['class_names'])} class names "
-            f"and {len(info['class_colors'])} class colours")
-    if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in info['class_colors']):
+            f"{path}: num_classes is {k} but there are {len(values['class_names'])} class names "
+            f"and {len(values['class_colors'])} class colours")
+    if any(len(c) != 3 or not all(0 <= v <= 255 for v in c) for c in values['class_colors']):
         raise ModelFileError(f'{path}: class colours must be [r, g, b] triples in 0..255')
-    size = info['input_size']
+    size = values['input_size']
     if len(size) != 2 or not all(isinstance(v, int) and 8 <= v <= 8192 for v in size):
         raise ModelFileError(f'{path}: input_size must be [height, width] in 8..8192')
-    if len(info['mean']) != 3 or len(info['std']) != 3 or min(info['std']) <= 0:
+    if len(values['mean']) != 3 or len(values['std']) != 3 or min(values['std']) <= 0:
         raise ModelFileError(f'{path}: mean and std must be 3 numbers each, std > 0')
 
 

@@ -35,6 +35,7 @@ from PIL import Image as PILImage
 from PIL import ImageFile
 import pytest
 
+from segnet_ros import conversions
 from segnet_ros.conversions import compressed_to_rgb8
 from segnet_ros.conversions import ConversionError
 from segnet_ros.conversions import ENCODINGS
@@ -695,6 +696,89 @@ def test_decompression_bomb_warning_as_error_is_converted():
                        FakeCompressedImage(format='png', data=_bomb_png(12000)),
                        max_pixels=10 ** 12)
     assert "'png'" in text and 'DecompressionBombWarning' in text
+
+
+def _with_chunks(png, *chunks):
+    """Insert chunks right after the IHDR of ``png``."""
+    return png[:33] + b''.join(_png_chunk(kind, body) for kind, body in chunks) + png[33:]
+
+
+def _ztxt(size, fill=b'\x00'):
+    return b'comment\x00\x00' + zlib.compress(fill * size, 9)
+
+
+def test_png_text_within_the_limits_decodes():
+    image = _random_image('rgb8', 6, 5)
+    data = _with_chunks(_encoded(image, 'PNG'),
+                        (b'zTXt', _ztxt(conversions.PNG_TEXT_CHUNK_LIMIT)),
+                        (b'tEXt', b'Software\x00camera'),
+                        (b'iTXt', b'XML:com.adobe.xmp\x00\x00\x00\x00\x00<x/>'))
+    assert _same(compressed_to_rgb8(FakeCompressedImage(format='png', data=data)), image)
+
+
+@pytest.mark.parametrize('kind, body', [
+    (b'zTXt', _ztxt(conversions.PNG_TEXT_CHUNK_LIMIT + 1)),
+    (b'iTXt', b'k\x00\x01\x00en\x00k\x00' + zlib.compress(b'a' * (1 << 20), 9)),
+    (b'iCCP', b'icc\x00\x00' + zlib.compress(b'\x00' * (1 << 20), 9)),
+])
+def test_png_chunk_inflating_beyond_the_limit_is_refused(kind, body):
+    msg = FakeCompressedImage(
+        format='png', data=_with_chunks(_encoded(_random_image('rgb8', 6, 5), 'PNG'),
+                                        (kind, body)))
+    conversions.check_compressed(msg)  # the callback's cheap check does not inflate
+    with pytest.raises(ConversionError) as info:
+        compressed_to_rgb8(msg)
+    assert info.value.reason == 'decode'
+    text = str(info.value)
+    assert 'PNG image 5x6' in text and f'a {kind.decode()} chunk inflates to more than' in text
+
+
+def test_png_text_flood_is_refused_quickly_and_without_memory():
+    # 63 kB on the wire, 60 MB of text once inflated.
+    data = _with_chunks(_encoded(_random_image('rgb8', 8, 8), 'PNG'),
+                        *[(b'zTXt', _ztxt(1 << 20))] * 60)
+    assert len(data) < 100_000
+    start = time.perf_counter()
+    tracemalloc.start()
+    try:
+        text = _raises(compressed_to_rgb8, FakeCompressedImage(format='png', data=data))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 'zTXt chunk inflates' in text
+    assert peak < 4 << 20 and time.perf_counter() - start < 0.2
+    # Chunks below the limit each count towards the limit on all text.
+    data = _with_chunks(_encoded(_random_image('rgb8', 8, 8), 'PNG'),
+                        *[(b'zTXt', _ztxt(200 << 10, b'a'))] * 6)
+    text = _raises(compressed_to_rgb8, FakeCompressedImage(format='png', data=data))
+    assert f'text chunks inflate to more than {conversions.PNG_TEXT_LIMIT} bytes' in text
+
+
+_NO_SIDE_EFFECTS = """
+import io
+import warnings
+import numpy as np
+from PIL import Image, PngImagePlugin
+def state():
+    return PngImagePlugin.MAX_TEXT_CHUNK, PngImagePlugin.MAX_TEXT_MEMORY, list(warnings.filters)
+before = state()
+from segnet_ros import conversions
+assert state() == before, 'importing changed process-wide state'
+buf = io.BytesIO()
+Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buf, format='PNG')
+class Msg:
+    format = 'png'
+    data = buf.getvalue()
+conversions.compressed_to_rgb8(Msg())
+assert state() == before, 'decoding changed process-wide state'
+"""
+
+
+def test_import_and_decoding_leave_pillow_limits_and_warning_filters_alone():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, '-c', _NO_SIDE_EFFECTS], cwd=root, timeout=60,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_reject_max_pixels_on_ordinary_image():

@@ -15,6 +15,9 @@
 """The inference core on the CPU with small models (no ROS)."""
 
 import os
+import pathlib
+import subprocess
+import sys
 
 from conftest import make_model_file
 import numpy as np
@@ -23,6 +26,8 @@ from segnet_ros import inference
 from segnet_ros.inference import Segmenter
 from segnet_ros.inference import SegmenterError
 import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def rgb(h=50, w=70, seed=0):
@@ -103,13 +108,13 @@ def test_device_path_packs_outputs_into_one_copy_and_emits_after(models, monkeyp
     copies, order = [], []
     real_to_host = inference._to_host
 
-    def to_host(tensors, packed=None):
-        copies.append((sorted(tensors), packed))
+    def to_host(tensors):
+        copies.append(sorted(tensors))
         order.append('copy')
-        return real_to_host(tensors, packed)
+        return real_to_host(tensors)
     monkeypatch.setattr(inference, '_to_host', to_host)
     res = dev.segment(img, outputs=outputs, alpha=0.4, emit=lambda name, arr: order.append(name))
-    assert copies == [(sorted(outputs), True)]
+    assert copies == [sorted(outputs)]
     assert order == ['copy', 'mask', 'color', 'overlay', 'confidence']
     for name in outputs:
         np.testing.assert_array_equal(getattr(res, name), getattr(ref, name))
@@ -191,7 +196,7 @@ def test_packed_copy_back_unpacks_every_dtype():
                'color': torch.randint(0, 255, (7, 9, 3), dtype=torch.uint8),
                'confidence': torch.rand(7, 9)}
     # The single-copy path used on CUDA, exercised on CPU tensors.
-    arrays = inference._to_host(tensors, packed=True)
+    arrays = inference._to_host(tensors)
     assert list(arrays) == list(tensors)
     for k, v in tensors.items():
         assert arrays[k].dtype == v.numpy().dtype
@@ -260,3 +265,65 @@ def test_fast_mask_upsampling(models):
     np.testing.assert_array_equal(b.color, np.array(fast.class_colors, np.uint8)[b.mask])
     with pytest.raises(SegmenterError, match='unknown upsample'):
         Segmenter(models['a'], device='cpu', upsample='cubic')
+
+
+_IMPORT_ONLY_THE_CORE = """
+import sys
+import warnings
+import numpy, safetensors, torch  # these add filters of their own on import
+filters = list(warnings.filters)
+import segnet_ros.inference
+training = [m for m in sys.modules if m.startswith('segnet_ros.training')]
+assert not training, f'importing the inference core imported {training}'
+assert warnings.filters == filters, 'importing the inference core changed the warning filters'
+"""
+
+
+def test_import_loads_no_training_code_and_leaves_warning_filters_alone():
+    proc = subprocess.run([sys.executable, '-c', _IMPORT_ONLY_THE_CORE], cwd=ROOT, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+_ONNX_WITHOUT_TRAINING = """
+import sys
+from segnet_ros.inference import Segmenter
+seg = Segmenter(sys.argv[1], device='cpu', backend='onnxruntime')
+assert seg.segment(__import__('numpy').zeros((8, 8, 3), 'uint8')).mask.shape == (8, 8)
+training = [m for m in sys.modules if m.startswith('segnet_ros.training')]
+assert not training, f'the ONNX Runtime backend imported {training}'
+"""
+
+
+def test_onnxruntime_backend_exports_without_training_code(models, tmp_path):
+    pytest.importorskip('onnxruntime')
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))  # a cold cache: the export runs
+    proc = subprocess.run([sys.executable, '-c', _ONNX_WITHOUT_TRAINING, models['a']],
+                          cwd=ROOT, env=env, timeout=300, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path / 'segnet_ros')
+
+
+_READ_ONLY_FRAME = """
+import sys
+import warnings
+import numpy as np
+from segnet_ros.inference import Segmenter
+seg = Segmenter(sys.argv[1], device='cpu')
+filters = list(warnings.filters)
+frame = np.zeros((48, 64, 3), np.uint8)
+frame.flags.writeable = False  # as a view of a message buffer is
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    for _ in range(2):
+        assert seg.segment(frame, ('mask', 'overlay')).mask.shape == (48, 64)
+    assert not caught, [str(w.message) for w in caught]
+assert warnings.filters == filters
+"""
+
+
+def test_read_only_frames_segment_without_a_copy_warning_or_a_filter_change(models):
+    # A fresh process: torch warns about read-only arrays once per process.
+    proc = subprocess.run([sys.executable, '-c', _READ_ONLY_FRAME, models['a']], cwd=ROOT,
+                          timeout=120, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

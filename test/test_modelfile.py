@@ -14,6 +14,7 @@
 
 """Tests for the safetensors model files and training-state files: nothing ever unpickles."""
 
+import dataclasses
 import json
 import os
 import pickle
@@ -25,6 +26,7 @@ from segnet_ros.modelfile import default_info
 from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
 from segnet_ros.modelfile import ModelFileError
+from segnet_ros.modelfile import ModelInfo
 from segnet_ros.modelfile import read_model_info
 from segnet_ros.modelfile import save_model_file
 from segnet_ros.modelfile import save_state
@@ -44,8 +46,7 @@ def make_info(**kw):
         class_colors=[[128, 128, 128], [128, 64, 128], [64, 0, 128], [64, 64, 0]],
         ignore_index=11, input_size=[32, 48], mean=[0.4, 0.5, 0.6], std=[0.2, 0.25, 0.3],
         metrics={'miou': 0.5, 'ious': [0.1, 0.2, 0.3, 0.4], 'split': 'val', 'epoch': 7})
-    info.update(kw)
-    return info
+    return dataclasses.replace(info, **kw)
 
 
 @pytest.fixture
@@ -89,11 +90,41 @@ def test_round_trip_preserves_outputs_and_metadata(model_file):
     expected = make_info()
     for key in ('architecture', 'width', 'num_classes', 'class_names', 'class_colors',
                 'ignore_index', 'input_size', 'mean', 'std', 'metrics'):
-        assert info[key] == expected[key], key
+        assert getattr(info, key) == getattr(expected, key), key
     assert info.class_names == ['sky', 'road', 'car', 'person']
     assert info.input_size == [32, 48]
     assert read_model_info(path) == info
     assert not [p for p in os.listdir(path.parent) if '.tmp' in p], 'temporary file left'
+
+
+def test_misspelt_field_fails():
+    info = make_info()
+    with pytest.raises(AttributeError):
+        info.num_clases
+    with pytest.raises(AttributeError):
+        info.input_sise = [64, 64]
+    with pytest.raises(TypeError):
+        make_info(class_name=['a', 'b', 'c', 'd'])
+    with pytest.raises(TypeError, match='ModelInfo'):
+        save_model_file('x.safetensors', build_model('segnet', K, width=0.125),
+                        info.to_dict())
+
+
+def test_optional_and_unknown_header_keys_round_trip(model_file, tmp_path):
+    path, _ = model_file
+    tensors, meta = read_raw(path)
+    assert 'training' not in meta and 'bn_statistics' not in meta  # unset: not written
+    meta['calibration'] = json.dumps({'camera': 'front'})  # written by a newer version
+    meta['bn_statistics'] = json.dumps('recomputed on train (367 images)')
+    src = tmp_path / 'newer.safetensors'
+    save_file(tensors, str(src), metadata=meta)
+    model, info = load_model_file(src)
+    assert info.extra == {'calibration': {'camera': 'front'}}
+    assert info.bn_statistics == 'recomputed on train (367 images)' and info.training is None
+    out = tmp_path / 'again.safetensors'
+    save_model_file(out, model, info)
+    assert read_raw(out)[1] == meta
+    assert read_model_info(out) == info == ModelInfo.from_dict(info.to_dict())
 
 
 def test_round_trip_segnet_basic_bayesian(tmp_path):

@@ -28,6 +28,9 @@ import time
 import numpy as np
 from PIL import Image
 import pytest
+from segnet_ros.bags.evaluate import offline_evaluate
+from segnet_ros.bags.tools import dataset_to_bag
+from segnet_ros.inference import Segmenter
 from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
 from segnet_ros.training import evaluate as evaluate_cli
@@ -515,6 +518,37 @@ def test_eval_scores_at_label_resolution(trained, dataset):
                 for _, p in find_pairs(str(data), 'val'))
     assert valid == 4 * 32 * 48 - 2 * 15
     assert res['pixels'] == valid == int(mat.sum())
+
+
+@pytest.mark.parametrize('upsample', ['mask', 'logits'])
+def test_eval_scores_as_the_bag_evaluation_does(trained, dataset, tmp_path, upsample):
+    data, _ = dataset
+    model = str(trained / 'best.safetensors')
+    # The net runs at 16 x 24 on 32 x 48 images, so the upsampling matters.
+    res, mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                   input_size=(16, 24), upsample=upsample)
+    dataset_to_bag(str(data), 'val', str(tmp_path / 'bag'), progress=False)
+    seg = Segmenter(model, device='cpu', input_size=(16, 24), upsample=upsample)
+    scorer, bag_res, _ = offline_evaluate(str(tmp_path / 'bag'), seg, '/camera/image_raw',
+                                          '/camera/labels')
+    assert torch.equal(mat, scorer.metrics.cm.mat)
+    for key in ('global_acc', 'class_acc', 'miou', 'bf', 'pixels'):
+        assert res[key] == bag_res[key], key
+    assert res['images'] == bag_res['frames_scored'] == 4
+
+
+def test_eval_upsamples_the_mask_by_default_as_the_node_does(trained, dataset):
+    data, _ = dataset
+    args = evaluate_cli.get_args_parser().parse_args(['m.safetensors', '--data', 'd'])
+    assert args.upsample == 'mask'
+    model = str(trained / 'best.safetensors')
+    default, mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                       input_size=(16, 24))
+    _, mask_mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                      input_size=(16, 24), upsample='mask')
+    _, logits_mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                        input_size=(16, 24), upsample='logits')
+    assert torch.equal(mat, mask_mat) and not torch.equal(mat, logits_mat)
 
 
 def test_eval_main_missing_model(dataset, tmp_path, capsys):

@@ -21,18 +21,16 @@ by reason; the run never stops on them.
 """
 
 import bisect
-from collections import Counter
 import json
 import os
 
 import numpy as np
 from PIL import Image as PILImage
-import torch
 
 from . import bagio as io
 from .. import conversions
 from ..metrics import format_table
-from ..metrics import SegmentationMetrics
+from ..metrics import Scorer
 from ..visualize import colorize_numpy
 
 
@@ -55,47 +53,6 @@ class StampIndex:
         return best
 
 
-class Scorer:
-    """Accumulate metrics over (prediction, label) pairs and count what was skipped."""
-
-    def __init__(self, num_classes, ignore_index, class_names, class_colors, samples=0):
-        self.metrics = SegmentationMetrics(num_classes, ignore_index)
-        self.num_classes = num_classes
-        self.ignore_index = ignore_index
-        self.class_names = class_names
-        self.class_colors = class_colors
-        self.skipped = Counter()
-        self.scored = 0
-        self.samples = []
-        self.max_samples = samples
-
-    def skip(self, reason):
-        """Count a frame that could not be scored."""
-        self.skipped[reason] += 1
-
-    def add(self, pred, label, rgb=None, stamp=None):
-        """Score one frame; return False (and count why) when the pair is unusable."""
-        if pred.shape != label.shape:
-            self.skip('image and label sizes differ')
-            return False
-        bad = (label >= self.num_classes) & (label != self.ignore_index)
-        if bad.any():
-            self.skip('label values outside the class range')
-            return False
-        self.metrics.update(torch.from_numpy(label.astype(np.int64))[None],
-                            torch.from_numpy(pred.astype(np.int64))[None])
-        self.scored += 1
-        if rgb is not None and len(self.samples) < self.max_samples:
-            self.samples.append((stamp, rgb, pred, label))
-        return True
-
-    def results(self):
-        """Return the metrics dict plus frame counts."""
-        res = self.metrics.compute() if self.scored else {}
-        res.update({'frames_scored': self.scored, 'frames_skipped': dict(self.skipped)})
-        return res
-
-
 def check_topic_types(bag, image_topic, label_topic):
     """Raise BagError unless the bag has an image topic and a mono8 label topic."""
     present = io.topics(bag)
@@ -108,6 +65,49 @@ def check_topic_types(bag, image_topic, label_topic):
                               f"{' or '.join(allowed)}")
 
 
+def count_undecodable(scorer):
+    """Return an ``on_error`` callback for read_messages that counts the topic on ``scorer``."""
+    def undecodable(topic, stamp, exc):
+        scorer.skip(f'{topic}: message does not decode')
+    return undecodable
+
+
+def read_labels(bag, label_topic, scorer):
+    """Return {header stamp: (H, W) uint8 label} of a mono8 topic; count what fails."""
+    labels = {}
+    for m in io.read_messages(bag, [label_topic], on_error=count_undecodable(scorer)):
+        try:
+            labels[io.stamp_ns(m.msg)] = io.decode_label(m)
+        except (conversions.ConversionError, io.BagError) as e:
+            scorer.skip(f'label does not decode ({type(e).__name__})')
+    return labels
+
+
+def score_by_stamp(items, labels, scorer, predict, tolerance_ns=0):
+    """
+    Pair items with ``labels`` by header stamp and score their predictions on ``scorer``.
+
+    ``items`` yields (stamp, item); ``predict(item)`` runs only for an item with a label
+    and returns (mask, rgb or None), or None after counting on ``scorer`` why it cannot.
+    Returns (scored masks by stamp, items without a label, labels never scored).
+    """
+    index = StampIndex(labels, tolerance_ns)
+    scored, matched, unmatched = {}, set(), 0
+    for stamp, item in items:
+        key = index.match(stamp)
+        if key is None:
+            unmatched += 1
+            continue
+        prediction = predict(item)
+        if prediction is None:
+            continue
+        mask, rgb = prediction
+        if scorer.add(mask, labels[key], rgb, stamp):
+            matched.add(key)
+            scored[stamp] = mask
+    return scored, unmatched, len(labels) - len(matched)
+
+
 def offline_evaluate(bag, segmenter, image_topic, label_topic, tolerance_ns=0, samples=4,
                      max_pixels=None, progress=None):
     """
@@ -117,45 +117,32 @@ def offline_evaluate(bag, segmenter, image_topic, label_topic, tolerance_ns=0, s
     counts, and {image stamp: (frame_id, uint8 mask)} of the scored frames. ``progress`` is
     called once per image segmented.
     """
-    info = segmenter.info
-    scorer = Scorer(segmenter.num_classes, info.ignore_index, segmenter.class_names,
-                    segmenter.class_colors, samples)
-    labels = {}
+    scorer = Scorer(segmenter.num_classes, segmenter.info.ignore_index,
+                    segmenter.class_names, segmenter.class_colors, samples)
     check_topic_types(bag, image_topic, label_topic)
+    labels = read_labels(bag, label_topic, scorer)
+    images = ((io.stamp_ns(m.msg), m) for m in
+              io.read_messages(bag, [image_topic], on_error=count_undecodable(scorer)))
 
-    def undecodable(topic, stamp, exc):
-        scorer.skip(f'{topic}: message does not decode')
-
-    for m in io.read_messages(bag, [label_topic], on_error=undecodable):
-        try:
-            labels[io.stamp_ns(m.msg)] = io.decode_label(m)
-        except (conversions.ConversionError, io.BagError) as e:
-            scorer.skip(f'label does not decode ({type(e).__name__})')
-    index = StampIndex(labels, tolerance_ns)
-    matched_labels = set()
-    unmatched_images = 0
-    predictions = {}
-    for m in io.read_messages(bag, [image_topic], on_error=undecodable):
-        stamp = io.stamp_ns(m.msg)
-        key = index.match(stamp)
-        if key is None:
-            unmatched_images += 1
-            continue
+    def predict(m):
         try:
             rgb = io.decode_rgb(m, max_pixels)
         except (conversions.ConversionError, io.BagError) as e:
             scorer.skip(f'image does not decode ({str(e).split(":")[0]})')
-            continue
-        pred = segmenter.segment(rgb, outputs=('mask',)).mask
-        if scorer.add(pred, labels[key], rgb, stamp):
-            matched_labels.add(key)
-            predictions[stamp] = (m.msg.header.frame_id, pred)
+            return None
+        mask = segmenter.segment(rgb, outputs=('mask',)).mask
+        frame_ids[io.stamp_ns(m.msg)] = m.msg.header.frame_id
         if progress:
             progress()
+        return mask, rgb
+
+    frame_ids = {}
+    scored, unmatched_images, unmatched_labels = score_by_stamp(
+        images, labels, scorer, predict, tolerance_ns)
     res = scorer.results()
     res['images_unmatched'] = unmatched_images
-    res['labels_unmatched'] = len(labels) - len(matched_labels)
-    return scorer, res, predictions
+    res['labels_unmatched'] = unmatched_labels
+    return scorer, res, {stamp: (frame_ids[stamp], mask) for stamp, mask in scored.items()}
 
 
 def write_report(out_dir, res, scorer, title, extra=None):

@@ -28,9 +28,11 @@ import numpy as np
 
 from . import bagio as io
 from .evaluate import check_topic_types
-from .evaluate import Scorer
-from .evaluate import StampIndex
+from .evaluate import count_undecodable
+from .evaluate import read_labels
+from .evaluate import score_by_stamp
 from .. import conversions
+from ..metrics import Scorer
 from ..stats import summarize
 
 
@@ -66,21 +68,10 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     num_classes, ignore_index, names, colors = class_info
     # No overlay samples: the live outputs are masks, the images stay in the bag.
     scorer = Scorer(num_classes, ignore_index, names, colors)
-    frames = []
-    labels = {}
     check_topic_types(bag, image_topic, label_topic)
-
-    def undecodable(topic, stamp, exc):
-        scorer.skip(f'{topic}: message does not decode')
-
-    for m in io.read_messages(bag, [image_topic, label_topic], on_error=undecodable):
-        if m.topic == image_topic:
-            frames.append((m.timestamp, m))
-        else:
-            try:
-                labels[io.stamp_ns(m.msg)] = io.decode_label(m)
-            except (conversions.ConversionError, io.BagError):
-                scorer.skip('label does not decode')
+    labels = read_labels(bag, label_topic, scorer)
+    frames = [(m.timestamp, m) for m in
+              io.read_messages(bag, [image_topic], on_error=count_undecodable(scorer))]
     if not frames:
         raise io.BagError(f'{bag}: no messages on {image_topic}')
     msg_type = CompressedImage if frames[0][1].msgtype == io.COMPRESSED else Image
@@ -131,27 +122,22 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
         executor.shutdown()
         spinner.join(timeout=5)
 
-    index = StampIndex(labels, tolerance_ns)
-    latencies, unmatched = [], 0
-    for t_recv, msg in received:
-        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-        if stamp in sent:
-            latencies.append((t_recv - sent[stamp]) * 1000)
-        key = index.match(stamp)
-        if key is None:
-            unmatched += 1
-            continue
+    latencies = [(t_recv - sent[io.stamp_ns(msg)]) * 1000 for t_recv, msg in received
+                 if io.stamp_ns(msg) in sent]
+
+    def decode_output(msg):
         try:
-            pred = conversions.imgmsg_to_numpy(msg)
+            return np.asarray(conversions.imgmsg_to_numpy(msg)), None
         except conversions.ConversionError:
             scorer.skip('output does not decode')
-            continue
-        scorer.add(np.asarray(pred), labels[key], None, stamp)
+            return None
+
+    _, unmatched, _ = score_by_stamp(((io.stamp_ns(msg), msg) for _, msg in received), labels,
+                                     scorer, decode_output, tolerance_ns)
     if record_bag:
         with io.BagWriter(record_bag, storage) as out:
             for t_recv, msg in received:
-                stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-                out.write_raw(mask_topic, io.IMAGE, serialize_message(msg), stamp)
+                out.write_raw(mask_topic, io.IMAGE, serialize_message(msg), io.stamp_ns(msg))
     node.destroy_node()
     lat = summarize(latencies)
     # Outputs per second between the first and the last output.

@@ -12,7 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""``segnet_bag``: dataset <-> bag conversion (subcommands ``from-dataset``, ``to-dataset``)."""
+"""
+``segnet_bag``: labelled datasets <-> rosbag2, and evaluation on bags.
+
+Subcommands: ``from-dataset`` (dataset split -> bag), ``to-dataset`` (bag -> PNG files),
+``eval`` (offline: run the model on a bag and score it), ``replay`` (live: play a bag into a
+running node and score its output).
+"""
 
 import argparse
 import os
@@ -152,7 +158,8 @@ def run_replay(args):
 def get_args_parser():
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog='segnet_bag',
-                                description='Convert between labelled datasets and rosbag2.')
+                                description='Convert between labelled datasets and rosbag2; '
+                                'score the model on a bag, offline or against a running node.')
     sub = p.add_subparsers(dest='cmd', required=True)
     a = sub.add_parser('from-dataset', help='dataset folder (CamVid layout) -> bag')
     a.add_argument('root', help='dataset folder')

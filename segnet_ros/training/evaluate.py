@@ -19,34 +19,40 @@ import json
 import os
 import sys
 
-import torch
+from tqdm import tqdm
 
-from . import engine
 from . import plots
 from .datasets import DatasetError
 from .datasets import SegmentationDataset
-from .transforms import collate
-from .transforms import PairTransform
-from .. import modelfile
-from ..inference import resolve_device
+from ..inference import Segmenter
 from ..inference import SegmenterError
+from ..inference import UPSAMPLING
 from ..metrics import format_table
+from ..metrics import Scorer
 
 
-def evaluate_model_file(model_path, data_root, split='val', device='auto', batch_size=2,
-                        boundary=True, input_size=None):
-    """Return (results dict, confusion matrix, info) for a model file on a dataset split."""
-    dev = resolve_device(device)
-    model, info = modelfile.load_model_file(model_path, dev)
-    size = input_size or info.input_size
-    tf = PairTransform(info.mean, info.std, info.ignore_index, resize=size,
-                       resize_label=False)
-    ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, tf,
-                             cache=False)
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
-    res, mat = engine.evaluate(model, loader, info.num_classes, info.ignore_index, dev,
-                               amp=dev.type == 'cuda', boundary=boundary)
-    return res, mat, info
+def evaluate_model_file(model_path, data_root, split='val', device='auto', boundary=True,
+                        input_size=None, upsample='mask', progress=False):
+    """
+    Return (results, confusion matrix, info) for a model file on a dataset split.
+
+    Each image goes through the inference core (``Segmenter``) at its own resolution and its
+    mask is scored against the label at the label's resolution, by the same ``Scorer`` as
+    ``segnet_bag eval``. ``upsample`` is the node parameter of that name: ``mask`` (the
+    node's default) resizes the network-resolution mask, ``logits`` the class scores.
+    """
+    seg = Segmenter(model_path, device=device, input_size=input_size, upsample=upsample)
+    info = seg.info
+    ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, cache=False)
+    scorer = Scorer(info.num_classes, info.ignore_index, info.class_names, info.class_colors,
+                    boundary=boundary)
+    for i in tqdm(range(len(ds)), desc='evaluate', unit='image', file=sys.stderr,
+                  disable=None if progress else True, leave=False):
+        rgb, label = ds.load(i)  # checks sizes and label values
+        scorer.add(seg.segment(rgb, outputs=('mask',)).mask, label)
+    res = scorer.results()
+    res['images'] = scorer.scored
+    return res, scorer.metrics.cm.mat, info
 
 
 def get_args_parser():
@@ -56,7 +62,11 @@ def get_args_parser():
     p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
     p.add_argument('--split', default='val')
     p.add_argument('--device', default='auto')
-    p.add_argument('--batch-size', type=int, default=2)
+    p.add_argument('--upsample', default='mask', choices=UPSAMPLING,
+                   help='as the node parameter of the same name (default: %(default)s)')
+    p.add_argument('--batch-size', type=int, default=2,
+                   help='ignored: images are segmented one at a time, as the node does '
+                   '(kept so that older command lines still run)')
     p.add_argument('--json', help='write the metrics here')
     p.add_argument('--confusion', help='write the confusion-matrix PNG here')
     p.add_argument('--no-bf', action='store_true', help='skip the boundary F1 score')
@@ -68,17 +78,18 @@ def main(argv=None):
     args = get_args_parser().parse_args(argv)
     try:
         res, mat, info = evaluate_model_file(args.model, args.data, args.split, args.device,
-                                             args.batch_size, not args.no_bf)
-    except (modelfile.ModelFileError, DatasetError, SegmenterError) as e:
+                                             boundary=not args.no_bf, upsample=args.upsample,
+                                             progress=True)
+    except (DatasetError, SegmenterError) as e:
         print(f'segnet_eval: error: {e}', file=sys.stderr)
         return 2
     print(f'{os.path.basename(args.model)} on {args.data} [{args.split}], '
-          f"{res['images']} images")
+          f"{res['images']} images, upsample {args.upsample}")
     print(format_table(res, info.class_names))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'model': os.path.abspath(args.model), 'split': args.split,
-                       'class_names': info.class_names, **res,
+                       'upsample': args.upsample, 'class_names': info.class_names, **res,
                        'confusion': mat.tolist()}, f, indent=1)
     if args.confusion:
         plots.plot_confusion(mat, info.class_names, args.confusion)

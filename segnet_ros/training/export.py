@@ -15,9 +15,7 @@
 """``segnet_export``: a training checkpoint to a model file, and a model file to ONNX."""
 
 import argparse
-import os
 import sys
-import warnings
 
 import torch
 
@@ -25,8 +23,8 @@ from .datasets import DatasetError
 from .datasets import load_classes
 from .. import modelfile
 from ..nets import build_model
-
-ONNX_OPSET = 17
+from ..onnx_export import export_onnx
+from ..onnx_export import ONNX_OPSET
 
 
 def checkpoint_to_model_file(ckpt, out):
@@ -58,43 +56,8 @@ def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
                              cache=False)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
     engine.recompute_bn(model, loader, torch.device(device))
-    info = modelfile.ModelInfo(info)
-    info['bn_statistics'] = f'recomputed on {split} ({len(ds)} images)'
+    info.bn_statistics = f'recomputed on {split} ({len(ds)} images)'
     modelfile.save_model_file(out, model, info)
-
-
-def export_onnx(model_path, out, opset=ONNX_OPSET, fp16=False):
-    """
-    Export a model file to ONNX with dynamic batch and image size.
-
-    Input ``image``: (N, 3, H, W) float, normalised with the model's mean/std (in the ONNX
-    metadata). Output ``logits``: (N, K, H, W).
-    """
-    if opset < ONNX_OPSET:
-        raise ValueError(f'opset must be >= {ONNX_OPSET}, got {opset}')
-    model, info = modelfile.load_model_file(model_path)
-    h, w = info.input_size
-    dummy = torch.zeros(1, 3, h, w)
-    if fp16:
-        model, dummy = model.half(), dummy.half()
-    tmp = f'{out}.tmp{os.getpid()}'
-    with warnings.catch_warnings():
-        # The TorchScript exporter is deprecated but needs no onnxscript, and handles the
-        # data-dependent unpool sizes with dynamic axes.
-        warnings.simplefilter('ignore')
-        torch.onnx.export(
-            model, (dummy,), tmp, opset_version=opset, dynamo=False,
-            input_names=['image'], output_names=['logits'],
-            dynamic_axes={'image': {0: 'batch', 2: 'height', 3: 'width'},
-                          'logits': {0: 'batch', 2: 'height', 3: 'width'}})
-    import onnx
-    proto = onnx.load(tmp)
-    for key in ('architecture', 'class_names', 'class_colors', 'mean', 'std', 'input_size',
-                'ignore_index'):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, str(info[key])
-    onnx.save(proto, tmp)
-    os.replace(tmp, out)
 
 
 def get_args_parser():

@@ -196,7 +196,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
             model, device_ids=[device.index] if device.type == 'cuda' else None)
     net = model.module if world > 1 else model
     decay, no_decay = [], []
-    for n, p in net.named_parameters():
+    for p in net.parameters():
         (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{'params': decay, 'weight_decay': cfg['weight_decay']},
               {'params': no_decay, 'weight_decay': 0.0 if cfg['optimizer'] == 'adamw'
@@ -252,13 +252,13 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
                      f" s\n{format_table(res, classes['class_names'])}")
                 if res['miou'] > best:
                     best = res['miou']
-                    info['metrics'] = {'split': cfg['val_split'], 'epoch': epoch + 1,
-                                       **{key: round(res[key], 4) for key in
-                                          ('global_acc', 'class_acc', 'miou', 'bf')},
-                                       'ious': [round(v, 4) for v in res['ious']]}
-                    info['training'] = {key: cfg[key] for key in
-                                        ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
-                                         'scale', 'class_weighting')}
+                    info.metrics = {'split': cfg['val_split'], 'epoch': epoch + 1,
+                                    **{key: round(res[key], 4) for key in
+                                       ('global_acc', 'class_acc', 'miou', 'bf')},
+                                    'ious': [round(v, 4) for v in res['ious']]}
+                    info.training = {key: cfg[key] for key in
+                                     ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
+                                      'scale', 'class_weighting')}
                     modelfile.save_model_file(os.path.join(out_dir, 'best.safetensors'),
                                               net, info)
                     plots.plot_confusion(mat, classes['class_names'],
