@@ -169,7 +169,7 @@ def test_interrupted_writer_leaves_a_readable_bag(tmp_path):
 def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path, models):
     pytest.importorskip('rclpy')
     from segnet_ros.ros.peer import NodeProcess
-    from segnet_ros.bags.replay import live_replay
+    from segnet_ros.ros.replay import live_replay
 
     seg = Segmenter(models['a'], device='cpu')
     imgs = frames(8, 48, 64)

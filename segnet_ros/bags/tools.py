@@ -133,7 +133,7 @@ def run_replay(args):
     """Run the ``replay`` subcommand."""
     from .evaluate import summary_text
     from .evaluate import write_report
-    from .replay import live_replay
+    from ..ros.replay import live_replay
     from .. import modelfile
 
     info = modelfile.read_model_info(args.model)

@@ -21,17 +21,16 @@ header stamps, so outputs pair with ground truth by stamp; latency is measured f
 publish to the mask's arrival.
 """
 
-import threading
 import time
 
 import numpy as np
 
-from . import bagio as io
-from .evaluate import check_topic_types
-from .evaluate import count_undecodable
-from .evaluate import read_labels
-from .evaluate import score_by_stamp
 from .. import conversions
+from ..bags import bagio as io
+from ..bags.evaluate import check_topic_types
+from ..bags.evaluate import count_undecodable
+from ..bags.evaluate import read_labels
+from ..bags.evaluate import score_by_stamp
 from ..metrics import Scorer
 from ..stats import summarize
 
@@ -55,13 +54,11 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     ``class_info`` is (num_classes, ignore_index, class_names, class_colors). ``rate``
     scales the bag's own timing (2.0 = twice as fast). Returns the results dict and scorer.
     """
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-    from rclpy.qos import QoSProfile
-    from rclpy.qos import ReliabilityPolicy
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CompressedImage
     from sensor_msgs.msg import Image
+
+    from .peer import Peer
 
     if rate <= 0:
         raise ValueError(f'rate must be > 0, got {rate}')
@@ -76,34 +73,16 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
         raise io.BagError(f'{bag}: no messages on {image_topic}')
     msg_type = CompressedImage if frames[0][1].msgtype == io.COMPRESSED else Image
 
-    if not rclpy.ok():
-        rclpy.init()
-    node = rclpy.create_node('segnet_replay')
-    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-    pub = node.create_publisher(msg_type, publish_topic, qos)
-    received = []
-    lock = threading.Condition()
-
-    def on_mask(msg):
-        with lock:
-            received.append((time.monotonic(), msg))
-            lock.notify_all()
-
-    node.create_subscription(Image, mask_topic, on_mask, QoSProfile(
-        depth=100, reliability=ReliabilityPolicy.RELIABLE))
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    peer = Peer('segnet_replay')
+    pub = peer.publisher(msg_type, publish_topic, depth=10)
+    peer.record(mask_topic, depth=100)
     sent = {}
     try:
-        deadline = time.monotonic() + connect_timeout
-        while pub.get_subscription_count() == 0 or node.count_publishers(mask_topic) == 0:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f'no node subscribes {publish_topic} and publishes '
-                                   f'{mask_topic} after {connect_timeout:.0f} s')
-            time.sleep(0.05)
-        time.sleep(0.5)  # let the node's side finish matching before the first frame
+        try:
+            peer.wait_connected(pub, topics=[mask_topic], timeout=connect_timeout)
+        except TimeoutError:
+            raise TimeoutError(f'no node subscribes {publish_topic} and publishes '
+                               f'{mask_topic} after {connect_timeout:.0f} s') from None
         log(f'replaying {len(frames)} frames from {bag} onto {publish_topic} at x{rate}')
         t0_bag, t0 = frames[0][0], time.monotonic()
         for bag_time, m in frames:
@@ -115,12 +94,12 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
             sent[io.stamp_ns(m.msg)] = time.monotonic()
             pub.publish(msg)
         t_last = time.monotonic()
-        with lock:
-            lock.wait_for(lambda: len(received) >= len(frames), timeout=settle_s)
+        peer.wait_for(lambda: len(peer.received[mask_topic]) >= len(frames), timeout=settle_s)
         t_end = time.monotonic()
+        with peer.cond:
+            received = list(peer.received[mask_topic])
     finally:
-        executor.shutdown()
-        spinner.join(timeout=5)
+        peer.close()
 
     latencies = [(t_recv - sent[io.stamp_ns(msg)]) * 1000 for t_recv, msg in received
                  if io.stamp_ns(msg) in sent]
@@ -138,7 +117,6 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
         with io.BagWriter(record_bag, storage) as out:
             for t_recv, msg in received:
                 out.write_raw(mask_topic, io.IMAGE, serialize_message(msg), io.stamp_ns(msg))
-    node.destroy_node()
     lat = summarize(latencies)
     # Outputs per second between the first and the last output.
     span = received[-1][0] - received[0][0] if len(received) > 1 else 0.0
