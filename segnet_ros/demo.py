@@ -119,15 +119,31 @@ def run(args):
                       f'{args.startup_timeout:.0f} s', file=sys.stderr)
                 return 1
             time.sleep(0.05)
-        print(f'segnet_node is up; sending {args.frames} frames from {args.bag}')
-        print(f"{'frame':>5} {'latency ms':>11}  classes in view")
-        for i in range(args.frames):
-            rgb = frames[i % len(frames)]
+
+        def frame_msg(rgb):
             msg = conversions.numpy_to_imgmsg(rgb, 'rgb8', Image)
             msg.header.frame_id = 'camera'
             msg.header.stamp = node.get_clock().now().to_msg()
-            keys = [(kind, msg.header.stamp.sec, msg.header.stamp.nanosec)
-                    for kind in ('class_mask', 'overlay')]
+            return msg, [(kind, msg.header.stamp.sec, msg.header.stamp.nanosec)
+                         for kind in ('class_mask', 'overlay')]
+
+        # Until the node has matched our subscriptions it skips frames as unwatched: send a
+        # warm-up frame (not shown) until both outputs come back.
+        while True:
+            msg, keys = frame_msg(frames[0])
+            pub.publish(msg)
+            with cond:
+                if cond.wait_for(lambda: all(k in got for k in keys), timeout=1.0):
+                    got.clear()
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                print('segnet_demo: error: segnet_node did not answer a frame in '
+                      f'{args.startup_timeout:.0f} s', file=sys.stderr)
+                return 1
+        print(f'segnet_node is up; sending {args.frames} frames from {args.bag}')
+        print(f"{'frame':>5} {'latency ms':>11}  classes in view")
+        for i in range(args.frames):
+            msg, keys = frame_msg(frames[i % len(frames)])
             sent = time.monotonic()
             pub.publish(msg)
             with cond:
