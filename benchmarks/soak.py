@@ -177,10 +177,12 @@ def verdict(rows, slack=1.0):
     """
     Check latency bound, no growth, flat memory; return a dict with 'ok' and reasons.
 
-    ``slack`` multiplies the latency margins (for short runs on a shared machine).
+    ``slack`` multiplies the margins of the growth check (p95 of the last window against the
+    first), whose 10 s windows are noisy in a short run on a shared machine; the worst-case
+    bound (2.5 x the median inference + 100 ms, about two inferences) is the same always.
     """
     infer = float(np.nanmedian([r['inference_ms_p50'] for r in rows]))
-    bound = (1.0 + 1.5 * slack) * infer + 100.0 * slack
+    bound = 2.5 * infer + 100.0
     worst = max(r['latency_ms']['max'] for r in rows)
     first, last = rows[0]['latency_ms']['p95'], rows[-1]['latency_ms']['p95']
     # A once-a-second reading catches the node mid-frame or between frames, so single
@@ -192,8 +194,8 @@ def verdict(rows, slack=1.0):
     early = _median_rss(steady[:half])
     late = _median_rss(steady[half:]) if steady[half:] else early
     checks = {
-        f'latency max {worst:.0f} ms <= {1 + 1.5 * slack:g} x inference {infer:.0f} ms + '
-        f'{100 * slack:.0f} ms': worst <= bound,
+        f'latency max {worst:.0f} ms <= 2.5 x inference {infer:.0f} ms + 100 ms':
+            worst <= bound,
         f'latency p95 last window {last:.0f} ms <= {1 + 0.25 * slack:g} x first {first:.0f} ms'
         f' + {50 * slack:.0f} ms': last <= (1 + 0.25 * slack) * first + 50.0 * slack,
         f'resident memory median after the first window, second half {late:.0f} MiB <= '
@@ -228,7 +230,8 @@ def main(argv=None):
     p.add_argument('--model', help='model file (default: SegNet-Basic, random weights, '
                    'network input 240x320: about 0.3 s a frame on 2 CPU cores)')
     p.add_argument('--slack', type=float, default=1.0,
-                   help='multiply the latency margins of the verdict (tests use 2)')
+                   help='multiply the margins of the latency-growth check (the 40 s test '
+                   'uses 2); the worst-case bound does not change')
     p.add_argument('--json')
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

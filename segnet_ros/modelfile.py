@@ -25,6 +25,7 @@ import json
 import os
 
 from safetensors import safe_open
+from safetensors.torch import save as save_bytes
 from safetensors.torch import save_file
 import torch
 
@@ -204,12 +205,18 @@ def _check_info(values, path):
         raise ModelFileError(f'{path}: mean and std must be 3 numbers each, std > 0')
 
 
-def save_state(path, state):
+def save_state(path, state, midway=None):
     """
     Save a nested dict of tensors, numbers, strings and lists as safetensors.
 
     Used for training checkpoints (model, optimizer, scheduler, RNG, config) so that resuming
-    never unpickles. Tensors go to the tensor table under their path; the rest is JSON.
+    never unpickles. Tensors go to the tensor table under their path; the rest is JSON. The
+    file is written under a temporary name and renamed into place, so ``path`` always holds
+    either the previous state or the new one, whenever the process is killed.
+
+    ``midway`` is for tests only: when given, it is called (without arguments) once half of
+    the temporary file is on disk, before the rest is written and renamed, so that a test
+    can kill the process inside the write (``training.engine.pause_for_test``).
     """
     tensors = {}
 
@@ -229,7 +236,16 @@ def save_state(path, state):
 
     skeleton = pack(state, 's')
     tmp = f'{path}.tmp{os.getpid()}'
-    save_file(tensors, tmp, metadata={'format': 'segnet_ros.state', 'state': json.dumps(skeleton)})
+    metadata = {'format': 'segnet_ros.state', 'state': json.dumps(skeleton)}
+    if midway is None:
+        save_file(tensors, tmp, metadata=metadata)
+    else:  # the same bytes, written in two halves with the test's pause in between
+        data = save_bytes(tensors, metadata=metadata)
+        with open(tmp, 'wb') as f:
+            f.write(data[:len(data) // 2])
+            f.flush()
+            midway()
+            f.write(data[len(data) // 2:])
     os.replace(tmp, path)
 
 

@@ -14,6 +14,7 @@
 
 """Offline and live evaluation from bags, and what they do with bad input."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ import signal
 import numpy as np
 import pytest
 
+from segnet_ros import conversions
 from segnet_ros.bags import bagio as io
 from segnet_ros.bags import tools
 from segnet_ros.bags.evaluate import offline_evaluate
@@ -28,6 +30,9 @@ from segnet_ros.bags.evaluate import StampIndex
 from segnet_ros.inference import Segmenter
 
 T0 = 1_700_000_000 * 1_000_000_000
+# The node's /diagnostics counters: every frame received ends in exactly one of the others.
+COUNTERS = ('frames_received', 'frames_processed', 'frames_dropped', 'frames_rejected',
+            'inference_errors', 'out_of_memory_errors', 'frames_without_subscribers')
 
 
 def frames(n, h=24, w=32):
@@ -165,27 +170,73 @@ def test_interrupted_writer_leaves_a_readable_bag(tmp_path):
     assert io.topics(str(path))['/cam/image'][1] == 3
 
 
-@pytest.mark.ros
-def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path, models):
-    pytest.importorskip('rclpy')
-    from segnet_ros.ros.peer import NodeProcess
-    from segnet_ros.ros.replay import live_replay
+def io_to_ros(rgb):
+    """Return an rclpy sensor_msgs/Image of an RGB frame."""
+    from sensor_msgs.msg import Image
+    return conversions.numpy_to_imgmsg(rgb, 'rgb8', Image)
 
+
+def node_counters(driver, node, sent):
+    """Wait for the node's /diagnostics to account for ``sent`` frames; return its counters."""
+    def settled():
+        d = driver.latest_diagnostics(node.name)
+        if d is None or int(d['frames_received']) < sent:
+            return None
+        c = {k: int(d[k]) for k in COUNTERS}
+        return c if c['frames_received'] == sum(c[k] for k in COUNTERS[1:]) else None
+    counters = driver.wait_for(settled, timeout=10)
+    assert counters, (driver.latest_diagnostics(node.name), node.output())
+    return counters
+
+
+@pytest.mark.ros
+def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path, models,
+                                                                        driver):
+    from segnet_ros.ros.peer import NodeProcess
+    from segnet_ros.ros.replay import COUNTERS as REPLAY_COUNTERS
+    from sensor_msgs.msg import Image
+    from segnet_ros.ros.replay import live_replay
+    assert REPLAY_COUNTERS == COUNTERS
+
+    driver.record_diagnostics()
     seg = Segmenter(models['a'], device='cpu')
     imgs = frames(8, 48, 64)
-    write_bag(tmp_path / 'bag', imgs, [seg.segment(i, ('mask',)).mask for i in imgs])
+    masks = [seg.segment(i, ('mask',)).mask for i in imgs]
+    write_bag(tmp_path / 'bag', imgs, masks)
+    # The same frames and a ninth, between the fourth and the fifth, whose data is cut short:
+    # the node rejects it, so a frame without output is not always a frame dropped.
+    short = io.image_message(imgs[0], 'rgb8', T0 + 350_000_000)
+    short = dataclasses.replace(short, data=short.data[:100])
+    write_bag(tmp_path / 'bag_short_frame', imgs, masks, extra=[(
+        '/cam/image', io.IMAGE, bytes(io.TYPESTORE.serialize_cdr(short, io.IMAGE)),
+        T0 + 350_000_000)])
     node = NodeProcess({'model_path': models['a'], 'input_reliability': 'reliable'},
                        log_dir=str(tmp_path))
     info = (seg.num_classes, 255, seg.class_names, seg.class_colors)
     try:
-        res, _ = live_replay(str(tmp_path / 'bag'), '/cam/image', '/cam/labels',
+        # One frame before the replay, which the replay must not count as its own (no output
+        # has a subscriber yet: the node counts it under frames_without_subscribers).
+        pub = driver.publisher(Image, node.image_topic)
+        driver.wait_connected(pub, node)
+        pub.publish(io_to_ros(imgs[0]))
+        before = node_counters(driver, node, 1)
+        res, _ = live_replay(str(tmp_path / 'bag_short_frame'), '/cam/image', '/cam/labels',
                              node.image_topic, node.topic('class_mask'), info, rate=0.5,
                              record_bag=str(tmp_path / 'out'), log=lambda m: None)
+        own = node_counters(driver, node, 10)
     finally:
         node.stop(signal.SIGINT)
-    assert res['frames_sent'] == 8 and res['outputs_received'] == 8, node.output()
+    assert before['frames_received'] == before['frames_without_subscribers'] == 1, before
+    assert res['frames_sent'] == 9 and res['outputs_received'] == 8, node.output()
     assert res['frames_scored'] == 8 and res['global_acc'] == 1.0
-    assert res['frames_dropped_by_node'] == 0
+    # What the replay reports is what the node counted itself during the replay: 8 frames
+    # segmented, the short one rejected, none dropped.
+    during = {k: own[k] - before[k] for k in COUNTERS}
+    assert res['node_counters'] == {**during, 'in_flight': 0}, (res['node_counters'], own)
+    assert during['frames_received'] == 9 and during['frames_processed'] == 8, during
+    assert during['frames_rejected'] == 1, during
+    assert res['frames_dropped_by_node'] == own['frames_dropped'] == 0
+    assert res['outputs_missing'] == 1
     assert 0 < res['latency_ms_p50'] <= res['latency_ms_max']
     assert io.topics(str(tmp_path / 'out'))[node.topic('class_mask')][1] == 8
 
@@ -195,8 +246,16 @@ def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path
         res, _ = live_replay(str(tmp_path / 'bag'), '/cam/image', '/cam/labels',
                              slow.image_topic, slow.topic('class_mask'), info, rate=10.0,
                              settle_s=5.0, log=lambda m: None)
+        own = node_counters(driver, slow, 8)
     finally:
         slow.stop(signal.SIGINT)
     assert res['frames_sent'] == 8
-    assert res['frames_dropped_by_node'] > 0
-    assert res['outputs_received'] + res['frames_dropped_by_node'] == 8
+    # The node's own counts: all 8 frames arrived (reliable, depth 10); each was segmented
+    # or dropped as stale, and some were dropped because the model is slower than 10 Hz.
+    assert own['frames_received'] == 8, own
+    assert own['frames_processed'] + own['frames_dropped'] == 8, own
+    assert own['frames_dropped'] > 0, own
+    assert res['node_counters'] == {**own, 'in_flight': 0}, (res['node_counters'], own)
+    assert res['frames_dropped_by_node'] == own['frames_dropped']
+    assert res['outputs_received'] == own['frames_processed'], (res, own)
+    assert res['outputs_missing'] == own['frames_dropped']

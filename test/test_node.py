@@ -203,10 +203,30 @@ def test_bad_parameters_at_startup_exit_with_one_line(start, models, tmp_path):
         node = start(params)
         code = node.wait_exit(60)
         out = node.output()
-        assert code != 0, (name, out)
+        assert code == 2, (name, code, out)
         assert 'Traceback' not in out, out
         errors = [line for line in out.splitlines() if line.startswith('segnet_node: error:')]
         assert len(errors) == 1 and name in errors[0], (name, out)
+
+
+def test_device_auto_without_cuda_warns_and_runs_on_the_cpu(start, models, monkeypatch):
+    # Hide any GPU from the nodes (they inherit the environment), so that the test means
+    # the same on a machine with CUDA.
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+    warning = "device 'auto': no CUDA device available, running on the CPU"
+    nodes = {device: start({'model_path': models['a'], 'device': device})
+             for device in ('auto', 'cpu')}
+    deadline = time.monotonic() + 120
+    while not all('ready: model' in n.output() for n in nodes.values()):
+        for device, n in nodes.items():
+            assert n.proc.poll() is None, (device, n.output())
+        assert time.monotonic() < deadline, {d: n.output() for d, n in nodes.items()}
+        time.sleep(0.2)
+    auto, cpu = nodes['auto'].output(), nodes['cpu'].output()
+    assert [line for line in auto.splitlines() if warning in line], auto
+    assert 'WARN' in next(line for line in auto.splitlines() if warning in line), auto
+    assert ' on cpu float32 ' in auto and ' on cpu float32 ' in cpu, (auto, cpu)
+    assert warning not in cpu, cpu
 
 
 def test_bad_model_files_exit_with_one_line(start, models, tmp_path):
@@ -223,7 +243,7 @@ def test_bad_model_files_exit_with_one_line(start, models, tmp_path):
     for name, node in nodes.items():
         code = node.wait_exit(10)
         out = node.output()
-        assert code != 0, (name, out)
+        assert code == 2, (name, code, out)
         assert 'Traceback' not in out, (name, out)
         errors = [line for line in out.splitlines() if line.startswith('segnet_node: error:')]
         assert len(errors) == 1, (name, out)

@@ -342,15 +342,30 @@ def test_subscribers_come_and_go_and_the_camera_restarts(driver, start, models):
 def test_short_soak_latency_bounded_and_memory_flat(tmp_path):
     """The soak benchmark's own checks, over 40 s instead of 10 minutes."""
     out = tmp_path / 'soak.json'
-    # --slack 2 doubles the margins of the latency checks: 40 s on a shared machine.
+    # --slack 2 doubles the margins of the growth check only (p95 of the last 10 s window
+    # against the first's): 40 s on a shared machine. The worst case is bounded as always.
     proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'soak.py'),
                            '--duration', '40', '--window', '10', '--slack', '2',
                            '--json', str(out)], capture_output=True, text=True, timeout=300)
     assert out.exists(), proc.stdout + proc.stderr
     res = json.loads(out.read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert res['verdict']['ok'] and len(res['rows']) == 4
-    assert sum(r['dropped'] for r in res['rows']) > 0  # the model is slower than the camera
+    rows = res['rows']
+    assert res['verdict']['ok'] and len(rows) == 4
+    assert sum(r['dropped'] for r in rows) > 0  # the model is slower than the camera
+    # What the README claims, checked here from the table rather than taken from the
+    # script's verdict: the worst latency is about two inferences (a frame that lands just
+    # after an inference began waits for it, then takes its own): at most 2.5 x the median
+    # inference + 100 ms. A queue of even two frames would pass three inferences.
+    infer = float(np.nanmedian([r['inference_ms_p50'] for r in rows]))
+    worst = max(r['latency_ms']['max'] for r in rows)
+    assert worst <= 2.5 * infer + 100, (worst, infer, proc.stdout)
+    # Memory: after the first window (warm-up), the median of the once-a-second readings in
+    # the last 20 s is within 20 MiB of the median in the 10 s before (this catches a leak
+    # above about 1.3 MiB/s; the 10-minute run, one above about 4.5 MiB a minute).
+    early = np.median(rows[1]['rss_mb_samples'])
+    late = np.median(rows[2]['rss_mb_samples'] + rows[3]['rss_mb_samples'])
+    assert late <= early + 20, (early, late, proc.stdout)
 
 
 def test_a_swap_that_fails_any_way_is_refused_and_the_next_swap_works(models, capfd):

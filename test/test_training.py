@@ -23,6 +23,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -33,6 +34,7 @@ from segnet_ros.bags.tools import dataset_to_bag
 from segnet_ros.inference import Segmenter
 from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
+from segnet_ros.modelfile import ModelFileError
 from segnet_ros.training import evaluate as evaluate_cli
 from segnet_ros.training import train as train_cli
 from segnet_ros.training.datasets import DatasetError
@@ -385,43 +387,85 @@ def test_training_learns_and_writes_artefacts(trained, dataset):
         assert 'architecture: segnet' in f.read()
 
 
-def test_resume_after_kill_matches_uninterrupted_run(dataset, tmp_path):
+@pytest.fixture(scope='module')
+def straight_run(dataset, tmp_path_factory):
+    """Train 4 epochs without interruption (augmentation on, so that its seeding counts)."""
+    data, classes = dataset
+    out = tmp_path_factory.mktemp('straight')
+    assert train_cli.main(train_args(data, out, classes, 4, augment=True)) == 0
+    return out
+
+
+# Where the test stops the run before killing it: mid-epoch (after the first of the two
+# optimizer steps of epoch 2), and inside the write of epoch 2's checkpoint (half of the
+# temporary file on disk, not yet renamed). engine.pause_for_test is the test-only hook.
+KILL_POINTS = {'mid-epoch': 'epoch2.batch1', 'in-checkpoint-write': 'checkpoint2'}
+
+
+@pytest.mark.parametrize('where', list(KILL_POINTS))
+def test_resume_after_kill_matches_uninterrupted_run(dataset, straight_run, tmp_path, capsys,
+                                                     where):
     data, classes = dataset
     epochs = 4
-    straight, killed = tmp_path / 'straight', tmp_path / 'killed'
-    # Augmentation on, so that its seeding is checked too.
-    assert train_cli.main(train_args(data, straight, classes, epochs, augment=True)) == 0
-
+    killed = tmp_path / 'killed'
+    point = KILL_POINTS[where]
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               SEGNET_TRAIN_TEST_PAUSE=point,
                PYTHONPATH=os.pathsep.join([ROOT, os.environ.get('PYTHONPATH', '')]))
     proc = subprocess.Popen(
         [sys.executable, '-m', 'segnet_ros.training.train',
          *train_args(data, killed, classes, 2, augment=True), '--epochs', str(epochs)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ckpt = killed / 'last.ckpt'
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    paused = f'segnet_train: test pause at {point}\n'
     deadline = time.monotonic() + 120
     try:
-        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        while paused not in lines and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert ckpt.exists(), f'no checkpoint; stderr: {proc.stderr.read().decode()[-2000:]}'
+        assert paused in lines, ''.join(lines)[-2000:]
+        # Paused, not finished: the kill lands inside epoch 2 or inside its checkpoint write.
+        assert proc.poll() is None, ''.join(lines)[-2000:]
         proc.send_signal(signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
-        proc.stderr.close()
-    epoch_at_kill = load_state(ckpt)['epoch']
-    assert 1 <= epoch_at_kill <= epochs
+        reader.join(5)
+        proc.stdout.close()
+    out = ''.join(lines)
+    # Epoch 1 finished; epoch 2 finished only when the kill came in its checkpoint write.
+    assert 'epoch 1: loss' in out and 'epoch 3: loss' not in out, out
+    assert ('epoch 2: loss' in out) == (where == 'in-checkpoint-write'), out
+    ckpt = killed / 'last.ckpt'
+    assert load_state(ckpt)['epoch'] == 1  # the last whole checkpoint
+    temporary = [p for p in killed.iterdir() if p.name.startswith('last.ckpt.tmp')]
+    if where == 'in-checkpoint-write':
+        # The write was cut in half: the temporary file is there, unreadable, and not used.
+        assert len(temporary) == 1, temporary
+        assert 0 < temporary[0].stat().st_size < ckpt.stat().st_size
+        with pytest.raises(ModelFileError):
+            load_state(temporary[0])
+    else:
+        assert temporary == []
+
+    capsys.readouterr()
     rc = train_cli.main(train_args(data, killed, classes, 2, '--epochs', str(epochs),
                                    '--resume', str(ckpt), augment=True))
     assert rc == 0
+    log = capsys.readouterr().out
+    assert f'resumed from {ckpt} at epoch 1,' in log, log
+    # Only the epochs after the checkpoint ran again.
+    ran = [e for e in range(1, epochs + 1) if f'epoch {e}: loss' in log]
+    assert ran == [2, 3, 4], log
 
-    a, b = load_state(straight / 'last.ckpt'), load_state(ckpt)
+    a, b = load_state(straight_run / 'last.ckpt'), load_state(ckpt)
     assert a['epoch'] == b['epoch'] == epochs
     assert a['model'].keys() == b['model'].keys()
     for k in a['model']:
-        assert torch.equal(a['model'][k], b['model'][k]), \
-            f'{k} differs after resuming from epoch {epoch_at_kill}'
+        assert torch.equal(a['model'][k], b['model'][k]), f'{k} differs after resuming ({where})'
     for pid, s in a['optimizer']['state'].items():
         for name, t in s.items():
             assert torch.equal(t, b['optimizer']['state'][pid][name]), (pid, name)

@@ -147,10 +147,17 @@ def run_replay(args):
                        {'bag': os.path.abspath(args.bag), 'rate': args.rate,
                         'mask_topic': args.mask_topic})
     print(summary_text(res, info.class_names))
+    dropped = res['frames_dropped_by_node']
     print(f"sent {res['frames_sent']}, received {res['outputs_received']}, dropped by the node "
-          f"{res['frames_dropped_by_node']}; latency ms p50 {res['latency_ms_p50']:.1f}, "
+          f"{'unknown (no /diagnostics from it)' if dropped is None else dropped}; "
+          f"latency ms p50 {res['latency_ms_p50']:.1f}, "
           f"p95 {res['latency_ms_p95']:.1f}, max {res['latency_ms_max']:.1f}; throughput "
           f"{res['throughput_hz']:.1f} Hz at input {res['input_rate_hz']:.1f} Hz")
+    c = res['node_counters']
+    if c and (c['frames_received'] != res['frames_sent'] or c['frames_processed'] + c[
+            'frames_dropped'] != c['frames_received']):
+        # More happened than segmenting and dropping stale frames: show the node's counts.
+        print("the node's own counts: " + ', '.join(f'{k} {v}' for k, v in c.items()))
     print(f'report: {os.path.join(args.out, "report.md")}')
     return 0 if res['outputs_received'] else 1
 

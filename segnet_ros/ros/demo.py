@@ -69,17 +69,31 @@ def run(args):
         except (RuntimeError, TimeoutError) as e:
             print(f'segnet_demo: error: segnet_node did not come up: {e}', file=sys.stderr)
             return 1
+
+        def frame_msg(rgb):
+            msg = conversions.numpy_to_imgmsg(rgb, 'rgb8', Image)
+            msg.header.frame_id = 'camera'
+            msg.header.stamp = peer.node.get_clock().now().to_msg()
+            return msg, (msg.header.stamp.sec, msg.header.stamp.nanosec)
+
+        def answered(stamp):
+            return all(peer.first(node.topic(k), stamp) for k in SHOWN)
+
+        # Until the node has matched our subscriptions it skips frames as unwatched: send a
+        # warm-up frame (not shown) until both outputs come back.
+        msg, stamp = frame_msg(frames[0])
+        if not peer.publish_until(pub, msg, lambda: answered(stamp),
+                                  timeout=args.startup_timeout, period=1.0):
+            print('segnet_demo: error: segnet_node did not answer a frame in '
+                  f'{args.startup_timeout:.0f} s', file=sys.stderr)
+            return 1
         print(f'segnet_node is up; sending {args.frames} frames from {args.bag}')
         print(f"{'frame':>5} {'latency ms':>11}  classes in view")
         for i in range(args.frames):
-            msg = conversions.numpy_to_imgmsg(frames[i % len(frames)], 'rgb8', Image)
-            msg.header.frame_id = 'camera'
-            msg.header.stamp = peer.node.get_clock().now().to_msg()
-            stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+            msg, stamp = frame_msg(frames[i % len(frames)])
             sent = time.monotonic()
             pub.publish(msg)
-            got = peer.wait_for(lambda: all(peer.first(node.topic(k), stamp) for k in SHOWN),
-                                timeout=args.frame_timeout)
+            got = peer.wait_for(lambda: answered(stamp), timeout=args.frame_timeout)
             if not got:
                 print(f'{i:>5} {"timeout":>11}')
                 continue

@@ -15,6 +15,7 @@
 """Training and evaluation loops shared by the single-process and torchrun paths."""
 
 import math
+import os
 import sys
 import time
 
@@ -23,6 +24,24 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..metrics import SegmentationMetrics
+
+
+# Test-only hook. With SEGNET_TRAIN_TEST_PAUSE=<point> in the environment the run stops at
+# that point (one line on stderr, then it sleeps until killed), so that a test can SIGKILL
+# it there deterministically (test_training.py's kill-and-resume test). Points:
+# 'epoch<E>.batch<B>' after the B-th optimizer step of epoch E (mid-epoch), and
+# 'checkpoint<E>' inside the write of epoch E's checkpoint, with half of the temporary file
+# on disk and before the rename (modelfile.save_state's ``midway``). Never set it otherwise.
+TEST_PAUSE_ENV = 'SEGNET_TRAIN_TEST_PAUSE'
+
+
+def pause_for_test(point):
+    """Stop here for good if the test-only SEGNET_TRAIN_TEST_PAUSE names ``point``."""
+    if os.environ.get(TEST_PAUSE_ENV) != point:
+        return
+    print(f'segnet_train: test pause at {point}', file=sys.stderr, flush=True)
+    while True:
+        time.sleep(60)
 
 
 def is_main_process():
@@ -58,7 +77,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit='batch',
                disable=None if is_main_process() and cfg.get('progress', True) else True,
                file=sys.stderr, dynamic_ncols=True, leave=False)
-    for img, lbl in bar:
+    for step, (img, lbl) in enumerate(bar, 1):
         data_wait += time.perf_counter() - last
         img = img.to(device, non_blocking=True)
         lbl = lbl.to(device, non_blocking=True)
@@ -81,6 +100,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
             loss.backward()
             optimizer.step()
         scheduler.step()
+        pause_for_test(f'epoch{epoch + 1}.batch{step}')
         total_loss += loss.item() * img.shape[0]
         seen += img.shape[0]
         rate = seen / (time.perf_counter() - start)

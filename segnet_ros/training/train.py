@@ -20,6 +20,7 @@ Several GPUs or nodes: the same command under ``torchrun --nproc_per_node N``.
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -271,7 +272,9 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
             modelfile.save_state(ckpt_path, {
                 'model': net.state_dict(), 'optimizer': optimizer.state_dict(),
                 'scheduler': scheduler.state_dict(), 'scaler': scaler.state_dict(),
-                'epoch': epoch + 1, 'best': best, 'history': history, 'config': cfg})
+                'epoch': epoch + 1, 'best': best, 'history': history, 'config': cfg},
+                midway=functools.partial(engine.pause_for_test, f'checkpoint{epoch + 1}')
+                if engine.TEST_PAUSE_ENV in os.environ else None)
             plots.plot_curves(history, os.path.join(out_dir, 'curves.png'))
             with open(os.path.join(out_dir, 'history.json'), 'w') as f:
                 json.dump(history, f, indent=1)
