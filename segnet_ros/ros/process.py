@@ -60,9 +60,13 @@ def run_node(node_class, program, args=None, startup_errors=()):
     use_large_image_transport()
     guard_signals()
     rclpy.init(args=args)
-    node, code = None, 0
+    node, built, code = None, False, 0
     try:
-        node = node_class()
+        # Two steps, so that a node whose __init__ fails can still be destroyed below:
+        # left to the garbage collector after rclpy.shutdown(), it crashed the process.
+        node = node_class.__new__(node_class)
+        node.__init__()
+        built = True
         rclpy.spin(node)
     except startup_errors as e:
         print(f'{program}: error: {e}', file=sys.stderr)
@@ -74,7 +78,14 @@ def run_node(node_class, program, args=None, startup_errors=()):
         pass
     finally:
         _ignore_signals()  # from here on a signal must not cut the clean-up short
-        if node is not None:
+        if node is not None and not built:
+            # __init__ failed part of the way: release whatever it got to.
+            for step in (getattr(node, 'close', None), node.destroy_node):
+                try:
+                    step()
+                except Exception:  # noqa: B902 - that part was never built
+                    pass
+        elif node is not None:
             node.close()
             name = node.get_fully_qualified_name()
             node.destroy_node()
