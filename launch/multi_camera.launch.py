@@ -36,16 +36,17 @@ import yaml
 ARGUMENTS = (
     ('cameras', '[front]', 'camera namespaces as a YAML list or a comma/space separated '
      'string, e.g. [front, left, right]; camera X reads /X/<image_topic>'),
-    ('image_topic', 'image_raw', 'image topic inside each camera namespace; with '
-     'use_compressed:=true, <image_topic>/compressed'),
+    ('image_topic', 'image_raw', 'base image topic inside each camera namespace (raw '
+     'Image there, CompressedImage on <image_topic>/compressed)'),
     ('params_file', None, 'ROS parameters file shared by all nodes (YAML, /**: '
      'ros__parameters: ...)'),
     ('model_path', '', 'model file (.safetensors) for every camera; empty = the value in '
      'params_file, else the bundled CamVid model'),
     ('device', '', 'auto | cpu | cuda | cuda:N for every camera; empty = the value in '
      'params_file (auto)'),
-    ('use_compressed', '', 'true | false: subscribe <image_topic>/compressed; empty = the '
-     'value in params_file (false)'),
+    ('image_transport', '', 'raw | compressed for every camera; empty = the value in '
+     'params_file (raw)'),
+    ('use_compressed', '', 'alias: true = image_transport:=compressed'),
     ('use_camera_info', '', 'true | false: subscribe /X/camera_info and republish it with '
      'each mask; empty = the value in params_file (false)'),
     ('log_level', 'info', 'debug | info | warn | error | fatal'),
@@ -75,8 +76,8 @@ def _nodes(context):
     given = {
         'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
         'device': ls.check_device('device', arg['device']),
-        'use_compressed': (ls.parse_bool('use_compressed', arg['use_compressed'])
-                           if arg['use_compressed'] else ''),
+        'image_transport': ls.check_transport('image_transport', arg['image_transport'],
+                                              arg['use_compressed']),
         'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
                             if arg['use_camera_info'] else ''),
     }
@@ -90,7 +91,6 @@ def _nodes(context):
                     namespace=cam, output='screen', parameters=params,
                     arguments=['--ros-args', '--log-level', log_level],
                     remappings=[('image', f'/{cam}/{image}'),
-                                ('image/compressed', f'/{cam}/{image}/compressed'),
                                 ('camera_info', f'/{cam}/camera_info')])
         actions += [node, ls.end_launch_on_failure(node, f"segnet node of camera '{cam}'")]
     return actions

@@ -36,8 +36,8 @@ from segnet_ros.ros import launch_support as ls
 
 # name, default, description. An empty default means "keep the value in params_file".
 ARGUMENTS = (
-    ('image', '/camera/image_raw', 'input image topic (sensor_msgs/Image); with '
-     'use_compressed:=true the node subscribes <image>/compressed (CompressedImage)'),
+    ('image', '/camera/image_raw', 'input base topic, as image_transport names it: raw '
+     'Image on <image>, CompressedImage on <image>/compressed'),
     ('camera_info', '/camera/camera_info', 'camera_info topic, subscribed when '
      'use_camera_info is true'),
     ('params_file', None, 'ROS parameters file (YAML, /**: ros__parameters: ...); a missing '
@@ -45,8 +45,9 @@ ARGUMENTS = (
     ('model_path', '', 'model file (.safetensors); empty = the value in params_file, else '
      'the bundled CamVid model'),
     ('device', '', 'auto | cpu | cuda | cuda:N; empty = the value in params_file (auto)'),
-    ('use_compressed', '', 'true | false: subscribe <image>/compressed; empty = the value in '
-     'params_file (false)'),
+    ('image_transport', '', 'raw | compressed: the input transport; empty = the value in '
+     'params_file (raw)'),
+    ('use_compressed', '', 'alias: true = image_transport:=compressed'),
     ('use_camera_info', '', 'true | false: subscribe camera_info and republish it scaled '
      'with each mask as ~/camera_info; empty = the value in params_file (false)'),
     ('namespace', '', 'namespace of the node and its outputs (<namespace>/<node_name>/...)'),
@@ -63,8 +64,8 @@ def _nodes(context):
     given = {
         'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
         'device': ls.check_device('device', arg['device']),
-        'use_compressed': (ls.parse_bool('use_compressed', arg['use_compressed'])
-                           if arg['use_compressed'] else ''),
+        'image_transport': ls.check_transport('image_transport', arg['image_transport'],
+                                              arg['use_compressed']),
         'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
                             if arg['use_camera_info'] else ''),
     }
@@ -76,8 +77,7 @@ def _nodes(context):
               'namespace': arg['namespace'], 'output': 'screen',
               'parameters': ls.node_parameters(params_file, given),
               'arguments': ['--ros-args', '--log-level', log_level],
-              'remappings': [('image', image), ('image/compressed', image + '/compressed'),
-                             ('camera_info', arg['camera_info'])]}
+              'remappings': [('image', image), ('camera_info', arg['camera_info'])]}
     what = f"segnet node '{arg['node_name']}'"
     if not lifecycle:
         node = Node(executable='segnet_node', **common)

@@ -31,6 +31,8 @@ from .inference import UPSAMPLING
 from .paths import default_model_path
 
 RELIABILITY = ('best_effort', 'reliable')
+# image_transport's transports this node reads: the base topic, and <base>/compressed.
+TRANSPORTS = ('raw', 'compressed')
 # Changing these rebuilds the Segmenter in the background and swaps it in.
 RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'upsample', 'inference_height',
                  'inference_width', 'mc_samples')
@@ -70,16 +72,23 @@ PARAMETERS = {
     'publish_overlay': Spec(True, 'publish ~/overlay (rgb8 blend)'),
     'publish_confidence': Spec(True, 'publish ~/confidence (32FC1 max softmax)'),
     'publish_uncertainty': Spec(True, 'publish ~/uncertainty (32FC1, Bayesian models only)'),
-    'use_compressed': Spec(False, 'subscribe image/compressed (CompressedImage) instead of '
-                           'image', read_only=True),
+    'image_transport': Spec('raw', "input transport, as image_transport names it: 'raw' "
+                            "(sensor_msgs/Image on the base topic 'image') or 'compressed' "
+                            '(CompressedImage on <base topic>/compressed)', read_only=True),
+    'use_compressed': Spec(False, "alias: true = image_transport 'compressed'",
+                           read_only=True),
     'use_camera_info': Spec(False, 'subscribe camera_info and republish it as ~/camera_info '
                             'with each mask', read_only=True),
-    'input_reliability': Spec('best_effort', "input QoS reliability: 'best_effort' (sensor "
-                              "data) or 'reliable'", read_only=True),
-    'input_depth': Spec(1, 'input QoS history depth', read_only=True, low=1, high=100),
-    'output_reliability': Spec('reliable', "output QoS reliability: 'reliable' or "
-                               "'best_effort'", read_only=True),
-    'output_depth': Spec(1, 'output QoS history depth', read_only=True, low=1, high=100),
+    'input_reliability': Spec('best_effort', "default input QoS reliability: 'best_effort' "
+                              "(sensor data) or 'reliable'; qos_overrides.<topic>."
+                              'subscription.reliability wins over it', read_only=True),
+    'input_depth': Spec(1, 'default input QoS history depth; qos_overrides.<topic>.'
+                        'subscription.depth wins over it', read_only=True, low=1, high=100),
+    'output_reliability': Spec('reliable', "default output QoS reliability: 'reliable' or "
+                               "'best_effort'; qos_overrides.<topic>.publisher.reliability "
+                               'wins over it', read_only=True),
+    'output_depth': Spec(1, 'default output QoS history depth; qos_overrides.<topic>.'
+                         'publisher.depth wins over it', read_only=True, low=1, high=100),
     'max_image_pixels': Spec(4096 * 4096, 'frames claiming more pixels are rejected before '
                              'decoding', low=1, high=1 << 30),
     'diagnostics_period': Spec(1.0, 'seconds between /diagnostics messages', read_only=True,
@@ -105,6 +114,9 @@ def check_parameter(name, value):
         return f"upsample must be one of {', '.join(UPSAMPLING)}, got '{value}'"
     elif name == 'backend' and value not in BACKENDS:
         return f"backend must be one of {', '.join(BACKENDS)}, got '{value}'"
+    elif name == 'image_transport' and value not in TRANSPORTS:
+        return (f"image_transport '{value}' is not supported; supported transports: "
+                f"{', '.join(TRANSPORTS)}")
     elif name in ('input_reliability', 'output_reliability') and value not in RELIABILITY:
         return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
     elif name == 'model_path':
@@ -118,3 +130,17 @@ def check_parameter(name, value):
         except modelfile.ModelFileError as e:
             return str(e)
     return None
+
+
+def input_transport(params):
+    """Return the transport the node subscribes: 'compressed' or 'raw'."""
+    return 'compressed' if params['use_compressed'] else params['image_transport']
+
+
+def class_parameter_mismatch(name, given, model_value, model_path):
+    """Return an error when a params file set a class parameter unlike the model, else None."""
+    if list(given) == list(model_value):
+        return None
+    return (f'parameter {name}: {list(given)} differs from the model {model_path} '
+            f'({list(model_value)}); remove it from the parameters file or use a model with '
+            'those classes')

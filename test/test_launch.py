@@ -217,8 +217,8 @@ def test_lifecycle_autostarts_once_and_a_manual_deactivate_sticks(driver_factory
 
 def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_factory):
     params = tmp_path / 'my.yaml'
-    params.write_text('/**:\n  ros__parameters:\n    device: cpu\n    use_compressed: true\n'
-                      '    overlay_alpha: 0.25\n')
+    params.write_text('/**:\n  ros__parameters:\n    device: cpu\n'
+                      '    image_transport: compressed\n    overlay_alpha: 0.25\n')
 
     def peer_with(expected):
         def peer():
@@ -227,17 +227,18 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
             while d.node.count_subscribers(expected['topic']) == 0:
                 assert time.monotonic() < deadline, f"nothing subscribes {expected['topic']}"
                 time.sleep(0.05)
-            got = d.get_parameters('segnet', 'device', 'use_compressed', 'overlay_alpha')
+            got = d.get_parameters('segnet', 'device', 'image_transport', 'overlay_alpha')
             assert got == expected['params']
         return peer
     file_only = {'topic': '/camera/image_raw/compressed',
-                 'params': {'device': 'cpu', 'use_compressed': True, 'overlay_alpha': 0.25}}
+                 'params': {'device': 'cpu', 'image_transport': 'compressed',
+                            'overlay_alpha': 0.25}}
     assert run_launch('segnet.launch.py', {'params_file': str(params)},
                       peer_with(file_only)) == 0
     given = {'topic': '/camera/image_raw',
-             'params': {'device': 'auto', 'use_compressed': False, 'overlay_alpha': 0.25}}
+             'params': {'device': 'auto', 'image_transport': 'raw', 'overlay_alpha': 0.25}}
     assert run_launch('segnet.launch.py', {'params_file': str(params), 'device': 'auto',
-                                           'use_compressed': 'false'},
+                                           'image_transport': 'raw'},
                       peer_with(given)) == 0
 
 
@@ -248,6 +249,7 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
     ({'model_path': os.path.dirname(ROOT)}, 'launch argument model_path'),
     ({'params_file': os.path.join(ROOT, 'README.md')}, 'launch argument params_file'),
     ({'lifecycle': 'maybe'}, 'launch argument lifecycle'),
+    ({'image_transport': 'theora'}, 'launch argument image_transport'),
     ({'device': 'cuda:7'}, 'exited with code 2'),  # no such device here: the node refuses
 ])
 def test_bad_arguments_end_the_launch_non_zero(arguments, error, caplog):

@@ -129,6 +129,22 @@ def run_offline_eval(args):
     return 0 if res['frames_scored'] else 1
 
 
+def remap_rule(text):
+    """Parse OLD:=NEW (a topic remapping, as ros2 bag play --remap takes it)."""
+    old, sep, new = text.partition(':=')
+    if not sep or not old or not new:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a remapping OLD:=NEW")
+    return old, new
+
+
+def remap(topic, rules):
+    """Return ``topic`` after the first matching (old, new) rule."""
+    for old, new in rules or ():
+        if topic == old or topic.lstrip('/') == old.lstrip('/'):
+            return new
+    return topic
+
+
 def run_replay(args):
     """Run the ``replay`` subcommand."""
     from .evaluate import summary_text
@@ -137,12 +153,14 @@ def run_replay(args):
     from .. import modelfile
 
     info = modelfile.read_model_info(args.model)
+    # Like ros2 bag play: the bag's own topic, unless --publish-topic or a --remap moves it.
+    publish_topic = remap(args.publish_topic or args.image_topic, args.remap)
     res, scorer = live_replay(
-        args.bag, args.image_topic, args.label_topic, args.publish_topic, args.mask_topic,
+        args.bag, args.image_topic, args.label_topic, publish_topic, args.mask_topic,
         (info.num_classes, info.ignore_index, info.class_names, info.class_colors),
         rate=args.rate, tolerance_ns=int(args.tolerance_ms * 1e6), settle_s=args.settle,
         connect_timeout=args.connect_timeout, record_bag=args.record_bag,
-        storage=args.storage)
+        storage=args.storage, clock=args.clock)
     res = write_report(args.out, res, scorer, f'Live replay of {args.bag}',
                        {'bag': os.path.abspath(args.bag), 'rate': args.rate,
                         'mask_topic': args.mask_topic})
@@ -207,8 +225,12 @@ def get_args_parser():
     r.add_argument('bag')
     r.add_argument('--image-topic', default='/camera/image_raw', help='image topic in the bag')
     r.add_argument('--label-topic', default='/camera/labels', help='ground truth in the bag')
-    r.add_argument('--publish-topic', default='/camera/image_raw',
-                   help='topic the node subscribes to')
+    r.add_argument('--remap', type=remap_rule, action='append', metavar='OLD:=NEW',
+                   help="publish the bag's topic OLD on NEW (repeatable), as ros2 bag play")
+    r.add_argument('--clock', action='store_true',
+                   help="publish /clock from the bag's stamps (for use_sim_time:=true nodes)")
+    r.add_argument('--publish-topic', default=None,
+                   help="topic to publish the images on (default: the bag's own, after --remap)")
     r.add_argument('--mask-topic', default='/segnet/class_mask', help="the node's mask topic")
     r.add_argument('--model', default=default_model_path(),
                    help='model file whose classes the node uses (for names and colours)')

@@ -19,6 +19,8 @@ The parameters themselves (defaults, ranges, checks) are ROS-free in ``segnet_ro
 this turns them into ``ParameterDescriptor``s.
 """
 
+import contextlib
+
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.msg import DiagnosticStatus
 from diagnostic_msgs.msg import KeyValue
@@ -26,11 +28,29 @@ from rcl_interfaces.msg import FloatingPointRange
 from rcl_interfaces.msg import IntegerRange
 from rcl_interfaces.msg import ParameterDescriptor
 from rcl_interfaces.msg import ParameterType
+from rclpy.clock import Clock
+from rclpy.clock import ClockType
+from rclpy.exceptions import InvalidParameterTypeException
+from rclpy.exceptions import InvalidParameterValueException
+from rclpy.qos import DurabilityPolicy
+from rclpy.qos import QoSProfile
+from rclpy.qos import ReliabilityPolicy
+from rclpy.qos_overriding_options import InvalidQosOverridesError
+from rclpy.qos_overriding_options import QoSOverridingOptions
+
+from ..params import CLASS_COLORS
+from ..params import CLASS_NAMES
+from ..params import class_parameter_mismatch
 
 # Output topic (relative to the node's private namespace) -> Segmenter output, encoding.
 OUTPUTS = {'class_mask': ('mask', 'mono8'), 'color_mask': ('color', 'rgb8'),
            'overlay': ('overlay', 'rgb8'), 'confidence': ('confidence', '32FC1'),
            'uncertainty': ('uncertainty', '32FC1')}
+# ~/class_info: the last message reaches late subscribers.
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Rates, latencies and the diagnostics period run on this clock, not on /clock (sim time).
+STEADY = Clock(clock_type=ClockType.STEADY_TIME)
 _TYPES = ((bool, ParameterType.PARAMETER_BOOL), (int, ParameterType.PARAMETER_INTEGER),
           (float, ParameterType.PARAMETER_DOUBLE), (str, ParameterType.PARAMETER_STRING))
 _ARRAY_TYPES = ((str, ParameterType.PARAMETER_STRING_ARRAY),
@@ -71,3 +91,44 @@ def diagnostics(name, hardware_id, values, stamp):
     arr = DiagnosticArray(status=[status])
     arr.header.stamp = stamp
     return arr
+
+
+def overridable():
+    """Return options that let ``qos_overrides.<topic>.<entity>.<policy>`` parameters in."""
+    return QoSOverridingOptions.with_default_policies()
+
+
+@contextlib.contextmanager
+def qos_override_errors(node, topic, kind, error_class):
+    """Turn rclpy's refusal of a QoS override into ``error_class`` naming the parameter."""
+    try:
+        yield
+    except (InvalidQosOverridesError, InvalidParameterTypeException,
+            InvalidParameterValueException, RuntimeError) as e:
+        name = f'qos_overrides.{node.resolve_topic_name(topic)}.{kind}'
+        raise error_class(f'parameter {name}.*: {e}') from None
+
+
+def default_qos(params, kind):
+    """Return the QoS of the node's 'input' or 'output' endpoints before any override."""
+    reliable = params[f'{kind}_reliability'] == 'reliable'
+    return QoSProfile(depth=params[f'{kind}_depth'],
+                      reliability=ReliabilityPolicy.RELIABLE if reliable
+                      else ReliabilityPolicy.BEST_EFFORT)
+
+
+def declare_class_parameters(node, info, model_path):
+    """
+    Declare class_names and class_colors (read-only) from the model's header.
+
+    A parameters file (a ``ros2 param dump`` of a running node) may set them too; returns
+    an error when what it says differs from the model, else None.
+    """
+    model = {'class_names': list(info.class_names),
+             'class_colors': [v for c in info.class_colors for v in c]}
+    values = declare(node, {'class_names': CLASS_NAMES, 'class_colors': CLASS_COLORS}, model)
+    for name, value in values.items():
+        err = class_parameter_mismatch(name, value, model[name], model_path)
+        if err:
+            return err
+    return None

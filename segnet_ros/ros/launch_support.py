@@ -26,6 +26,8 @@ import re
 
 import yaml
 
+from ..params import TRANSPORTS
+
 LOG_LEVELS = ('debug', 'info', 'warn', 'warning', 'error', 'fatal')
 TRUE, FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
 _DEVICE = re.compile(r'^(auto|cpu|cuda(:\d+)?)$')
@@ -52,6 +54,16 @@ def check_device(name, text):
     """Accept '' (keep the params file's value), auto, cpu, cuda or cuda:N."""
     if text and not _DEVICE.match(text):
         raise LaunchArgumentError(name, f"'{text}' is not one of auto, cpu, cuda, cuda:N")
+    return text
+
+
+def check_transport(name, text, use_compressed=''):
+    """Return raw, compressed or '' (keep the params file's value); use_compressed is an alias."""
+    if use_compressed and parse_bool('use_compressed', use_compressed):
+        return 'compressed'
+    if text and text not in TRANSPORTS:
+        raise LaunchArgumentError(name, f"'{text}' is not supported; supported transports: "
+                                        f"{', '.join(TRANSPORTS)}")
     return text
 
 

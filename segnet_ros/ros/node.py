@@ -27,25 +27,27 @@ from rclpy.lifecycle import LifecycleNode
 from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import DurabilityPolicy
-from rclpy.qos import QoSProfile
-from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from .interfaces import declare
+from .interfaces import declare_class_parameters
+from .interfaces import default_qos
 from .interfaces import diagnostics
+from .interfaces import LATCHED
 from .interfaces import OUTPUTS
+from .interfaces import overridable
+from .interfaces import qos_override_errors
+from .interfaces import STEADY
 from .process import run_node
 from .. import conversions
 from .. import modelfile
 from ..camera import scale_camera_info
 from ..inference import SegmenterError
 from ..params import check_parameter
-from ..params import CLASS_COLORS
-from ..params import CLASS_NAMES
+from ..params import input_transport
 from ..params import PARAMETERS
 from ..params import RELOAD_PARAMS
 from ..paths import dds_settings
@@ -64,6 +66,7 @@ class SegnetMixin:
     """What the plain and the lifecycle node share; the subclasses decide when it runs."""
 
     lifecycle_state = None  # the managed node's primary state, reported in /diagnostics
+    IMAGE_PUBLISHER = 'create_publisher'  # the managed node's are lifecycle publishers
 
     def _init_node(self):
         self.params = declare(self, PARAMETERS)
@@ -78,52 +81,48 @@ class SegnetMixin:
         self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
         self.sub = self.info_sub = self.diag_timer = None
         # The model file's header gives the class names and colours without the weights.
-        info = modelfile.read_model_info(self._model_path(self.params))
+        info_path = self._model_path(self.params)
+        info = modelfile.read_model_info(info_path)
         self.class_names = list(info.class_names)
-        declare(self, {'class_names': CLASS_NAMES, 'class_colors': CLASS_COLORS},
-                {'class_names': self.class_names,
-                 'class_colors': [v for c in info.class_colors for v in c]})
+        err = declare_class_parameters(self, info, info_path)
+        if err:
+            raise StartupError(err)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.add_post_set_parameters_callback(self._after_set_parameters)
 
     segmenter = property(lambda self: self.pipeline.segmenter, doc='the Segmenter in use')
 
-    def _qos(self, kind):
-        reliable = self.params[f'{kind}_reliability'] == 'reliable'
-        return QoSProfile(depth=self.params[f'{kind}_depth'],
-                          reliability=ReliabilityPolicy.RELIABLE if reliable
-                          else ReliabilityPolicy.BEST_EFFORT)
-
-    def _image_publisher(self, topic, qos):
-        return self.create_publisher(Image, topic, qos)
+    def _endpoint(self, create, msg_type, topic, *args, kind='publisher'):
+        qos = default_qos(self.params, 'output' if kind == 'publisher' else 'input')
+        with qos_override_errors(self, topic, kind, StartupError):
+            return create(msg_type, topic, *args, qos, qos_overriding_options=overridable())
 
     def _create_outputs(self, segmenter):
         for topic, (output, _) in OUTPUTS.items():
             if output != 'uncertainty' or segmenter.bayesian:
-                self.pubs[topic] = self._image_publisher(f'~/{topic}', self._qos('output'))
+                self.pubs[topic] = self._endpoint(getattr(self, self.IMAGE_PUBLISHER), Image,
+                                                  f'~/{topic}')
         if self.params['use_camera_info']:
-            self.info_pub = self.create_publisher(CameraInfo, '~/camera_info',
-                                                  self._qos('output'))
-        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
-        self.class_pub = self.create_publisher(String, '~/class_info', latched)
+            self.info_pub = self._endpoint(self.create_publisher, CameraInfo, '~/camera_info')
+        self.class_pub = self.create_publisher(String, '~/class_info', LATCHED)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        # Steady clock: diagnostics go on when a simulated /clock stops.
         self.diag_timer = self.create_timer(self.params['diagnostics_period'],
-                                            self._publish_diagnostics)
+                                            self._publish_diagnostics, clock=STEADY)
         self.pipeline.start(segmenter)
         self._publish_class_info()
 
     def _create_inputs(self):
-        if self.params['use_compressed']:
-            self.sub = self.create_subscription(CompressedImage, 'image/compressed',
-                                                self._on_image, self._qos('input'))
-        else:
-            self.sub = self.create_subscription(Image, 'image', self._on_image,
-                                                self._qos('input'))
+        # As image_transport does: remapping the base topic 'image' moves every transport.
+        base = self.resolve_topic_name('image')
+        compressed = input_transport(self.params) == 'compressed'
+        self.sub = self._endpoint(self.create_subscription, CompressedImage if compressed
+                                  else Image, f'{base}/compressed' if compressed else base,
+                                  self._on_image, kind='subscription')
         if self.params['use_camera_info']:
-            self.info_sub = self.create_subscription(CameraInfo, 'camera_info',
-                                                     lambda m: setattr(self, '_camera_info', m),
-                                                     self._qos('input'))
+            self.info_sub = self._endpoint(self.create_subscription, CameraInfo, 'camera_info',
+                                           lambda m: setattr(self, '_camera_info', m),
+                                           kind='subscription')
 
     def _destroy_inputs(self):
         for sub in (self.sub, self.info_sub):
@@ -290,17 +289,17 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
         self._init_node()
         self.lifecycle_state = 'unconfigured'
 
-    def _image_publisher(self, topic, qos):
-        return self.create_lifecycle_publisher(Image, topic, qos)
+    IMAGE_PUBLISHER = 'create_lifecycle_publisher'
 
     def on_configure(self, state):
         """Load the model and create the publishers."""
         try:
             seg = self._load(self.params)
+            self._create_outputs(seg)
         except StartupError as e:
             self.get_logger().error(f'configure failed: {e}')
+            self.on_cleanup(state)
             return TransitionCallbackReturn.FAILURE
-        self._create_outputs(seg)
         self.lifecycle_state = 'inactive'
         self.get_logger().info(f'configured: {seg.model_path} on {seg.device}')
         return TransitionCallbackReturn.SUCCESS

@@ -58,7 +58,7 @@ class NodeProcess:
     """
 
     def __init__(self, params, name=None, image_topic=None, remaps=(), log_dir=None,
-                 lifecycle=False, entry=None, env=None, quiet=False):
+                 lifecycle=False, entry=None, env=None, quiet=False, ros_args=()):
         self.name = name or f'segnet_p{os.getpid()}_{next(_names)}'
         self.image_topic = image_topic or f'/{self.name}_cam/image'
         # entry: what follows the Python executable, e.g. ['-m', 'pkg.mod'] or [script path]
@@ -67,12 +67,12 @@ class NodeProcess:
              'sys.exit(main_lifecycle())'] if lifecycle else ['-m', 'segnet_ros.ros.node'])
         args = [sys.executable, *entry, '--ros-args',
                 '-r', f'__node:={self.name}', '-r', f'image:={self.image_topic}',
-                '-r', f'image/compressed:={self.image_topic}/compressed',
                 '-r', f'camera_info:={self.image_topic.rsplit("/", 1)[0]}/camera_info']
         for r in remaps:
             args += ['-r', r]
         for k, v in params.items():
             args += ['-p', f'{k}:={_yaml(v)}']
+        args += list(ros_args)  # e.g. ['--params-file', path]
         self.log_path = os.path.join(log_dir, f'{self.name}.log') if log_dir else None
         self._log = open(self.log_path, 'w') if self.log_path else None
         out = self._log or (subprocess.DEVNULL if quiet else None)

@@ -69,7 +69,8 @@ def _ros_message(bag_msg):
 
 def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_info,
                 rate=1.0, tolerance_ns=0, settle_s=3.0, connect_timeout=60.0,
-                record_bag=None, storage='sqlite3', log=print, diagnostics_timeout=5.0):
+                record_bag=None, storage='sqlite3', log=print, diagnostics_timeout=5.0,
+                clock=False):
     """
     Play ``image_topic`` of ``bag`` on ``publish_topic`` and score ``mask_topic``.
 
@@ -82,8 +83,14 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     left in flight), and the difference is reported as ``node_counters``;
     ``frames_dropped_by_node`` is the node's own ``frames_dropped`` count (None when the
     node published no diagnostics). ``outputs_missing`` is frames sent minus masks received.
+
+    With ``clock``, /clock carries the bag's time (its record stamps, scaled by ``rate``) while
+    the frames play, as ``ros2 bag play --clock`` does, so that a node started with
+    ``use_sim_time:=true`` runs on bag time; latencies here stay on the steady clock.
     """
+    from builtin_interfaces.msg import Time as TimeMsg
     from diagnostic_msgs.msg import DiagnosticArray
+    from rosgraph_msgs.msg import Clock
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import CompressedImage
     from sensor_msgs.msg import Image
@@ -105,6 +112,7 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
 
     peer = Peer('segnet_replay')
     pub = peer.publisher(msg_type, publish_topic, depth=10)
+    clock_pub = peer.publisher(Clock, '/clock', depth=10) if clock else None
     peer.record(mask_topic, depth=100)
     segnet_nodes = set()  # fully qualified names of the nodes that publish mask_topic
     diagnostics = []  # their counters, in the order they arrive
@@ -145,9 +153,14 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
         t0_bag, t0 = frames[0][0], time.monotonic()
         for bag_time, m in frames:
             due = t0 + (bag_time - t0_bag) / 1e9 / rate
-            delay = due - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            while True:
+                delay = due - time.monotonic()
+                if clock_pub is not None:  # bag time now, every 25 ms at most
+                    ns = bag_time - int(max(delay, 0.0) * rate * 1e9)
+                    clock_pub.publish(Clock(clock=TimeMsg(sec=ns // 10**9, nanosec=ns % 10**9)))
+                if delay <= 0:
+                    break
+                time.sleep(min(delay, 0.025) if clock_pub is not None else delay)
             msg = _ros_message(m)
             sent[io.stamp_ns(m.msg)] = time.monotonic()
             pub.publish(msg)
