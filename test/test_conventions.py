@@ -100,13 +100,13 @@ def test_unknown_transport_is_one_line_and_exit_2(start, models, transport):
 def test_qos_overrides_set_what_the_node_accepts_and_offers(driver, start, models):
     name = f'segnet_qos_{os.getpid()}'
     mask = f'/{name}/class_mask'
-    node = start({'model_path': models['a'],
-                  # the old parameters stay as defaults; an explicit override wins over them
-                  'output_reliability': 'reliable',
-                  f'qos_overrides.{TOPIC}.subscription.reliability': 'reliable',
-                  f'qos_overrides.{TOPIC}.subscription.depth': 3,
-                  f'qos_overrides.{mask}.publisher.reliability': 'best_effort'},
-                 name=name, image_topic=TOPIC)
+    start({'model_path': models['a'],
+           # the old parameters stay as defaults; an explicit override wins over them
+           'output_reliability': 'reliable',
+           f'qos_overrides.{TOPIC}.subscription.reliability': 'reliable',
+           f'qos_overrides.{TOPIC}.subscription.depth': 3,
+           f'qos_overrides.{mask}.publisher.reliability': 'best_effort'},
+          name=name, image_topic=TOPIC)
     assert subscription_qos(driver, TOPIC, name).reliability == ReliabilityPolicy.RELIABLE
     # Depth is not announced in discovery: the node reports what it applied.
     assert driver.get_parameters(name, f'qos_overrides.{TOPIC}.subscription.depth') == {
@@ -185,7 +185,7 @@ def test_class_parameters_unlike_the_model_are_refused_at_start(start, models, t
 
 
 def make_bag(tmp_path, compressed=None, n=4):
-    """A labelled bag: /cam/image_raw (or its /compressed), /cam/labels; 10 Hz."""
+    """Write a labelled bag: /cam/image_raw (or its /compressed), /cam/labels, at 10 Hz."""
     root = tmp_path / 'ds'
     for sub in ('val', 'valannot'):
         (root / sub).mkdir(parents=True)
