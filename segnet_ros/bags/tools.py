@@ -207,7 +207,7 @@ def run_offline_eval(args):
         except (io.BagError, conversions.ConversionError) as e:
             if video:
                 video.close()
-            if not many:
+            if not many and world == 1:
                 raise
             errors.append((i, str(e)))
             continue
@@ -247,6 +247,8 @@ def run_offline_eval(args):
     all_errors = sorted(e for g in gathered for e in g[1])
     if rank != 0:
         return 0
+    if not many and all_errors:
+        raise io.BagError(all_errors[0][1])
     for i, err in all_errors:
         print(f'segnet_bag: error: {err}', file=sys.stderr)
     if not many:
@@ -437,6 +439,15 @@ def get_args_parser():
 def main(argv=None):
     """Entry point; returns the exit code."""
     args = get_args_parser().parse_args(argv)
+    try:
+        return _run(args)
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(args):
     try:
         if args.cmd == 'eval':
             return run_offline_eval(args)
