@@ -16,7 +16,8 @@
 ``segnet_bag``: labelled datasets <-> rosbag2, and evaluation on bags.
 
 Subcommands: ``from-dataset`` (dataset split -> bag), ``to-dataset`` (bag -> PNG files),
-``eval`` (offline: run the model on a bag and score it), ``replay`` (live: play a bag into a
+``eval`` (offline: run the model on bags and report, scored where labels exist), ``compare``
+(offline: model A against model B on a bag), ``replay`` (live: play a bag into a
 running node and score its output).
 """
 
@@ -365,6 +366,35 @@ def run_replay(args):
     return 0 if res['outputs_received'] else 1
 
 
+def run_compare(args):
+    """Run the ``compare`` subcommand."""
+    from .compare import compare_models
+    from .compare import write_compare_report
+    from ..inference import Segmenter
+
+    if len(args.model) != 2:
+        raise ValueError(f'compare takes --model twice (A, then B), got {len(args.model)}')
+    seg_a, seg_b = (Segmenter(m, device=args.device, upsample=args.upsample)
+                    for m in args.model)
+    bar = tqdm(desc='frames', unit='frame', disable=True if args.quiet else None)
+    res, rows, _ = compare_models(args.bag, seg_a, seg_b, args.image_topic, args.label_topic,
+                                  int(args.tolerance_ms * 1e6), args.samples, bar.update,
+                                  labels=not args.no_labels)
+    bar.close()
+    write_compare_report(args.out, res, rows, seg_a.class_names, seg_a.class_colors)
+    sa, sb = res['ms_per_frame_a'], res['ms_per_frame_b']
+    print(f"{res['frames']} frames; B agrees with A on {100 * res['pixel_agreement']:.1f} % "
+          f"of the pixels, mIoU of B against A {100 * res['miou_b_vs_a']:.1f} %")
+    print(f"ms a frame: A {sa['mean']:.1f} (p95 {sa['p95']:.1f}), B {sb['mean']:.1f} "
+          f"(p95 {sb['p95']:.1f})")
+    if 'scores_a' in res and res['scores_a'].get('frames_scored'):
+        print(f"mIoU against {res['label_topic']}: A {100 * res['scores_a']['miou']:.1f}, "
+              f"B {100 * res['scores_b']['miou']:.1f} ({res['scores_a']['frames_scored']} "
+              'frames)')
+    print(f'report: {os.path.join(args.out, "report.md")}')
+    return 0 if res['frames'] else 1
+
+
 def get_args_parser():
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog='segnet_bag',
@@ -413,6 +443,20 @@ def get_args_parser():
     c.add_argument('--write-bag', help='new bag: the input topics plus the predicted masks')
     c.add_argument('--prediction-topic', default='/segnet/class_mask')
     c.add_argument('--storage', choices=sorted(io.STORAGES), default='sqlite3')
+    m = sub.add_parser('compare', help='offline: model A against model B on one bag')
+    m.add_argument('bag')
+    m.add_argument('--model', action='append', required=True,
+                   help='model file; give it twice: A, then B')
+    m.add_argument('--image-topic', help='image topic (default: the only one in the bag)')
+    m.add_argument('--label-topic', help='mono8 ground truth (default: found as for eval)')
+    m.add_argument('--no-labels', action='store_true', help='do not look for a label topic')
+    m.add_argument('--tolerance-ms', type=float, default=0.0)
+    m.add_argument('--device', default='auto')
+    m.add_argument('--upsample', default='mask', choices=('mask', 'logits'))
+    m.add_argument('--samples', type=int, default=4,
+                   help='frames where the models disagree most, in the report')
+    m.add_argument('--out', default='out/compare', help='report folder')
+    m.add_argument('--quiet', action='store_true', help='no progress bar')
     r = sub.add_parser('replay', help='live: play a bag into a running node and score it')
     r.add_argument('bag')
     r.add_argument('--image-topic', help='image topic in the bag (default: its only one)')
@@ -453,6 +497,8 @@ def _run(args):
             return run_offline_eval(args)
         if args.cmd == 'replay':
             return run_replay(args)
+        if args.cmd == 'compare':
+            return run_compare(args)
         if args.cmd == 'from-dataset':
             n = dataset_to_bag(args.root, args.split, args.out, args.fps, args.compressed,
                                args.camera_info, args.storage, args.image_topic,
