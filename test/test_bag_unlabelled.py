@@ -345,3 +345,37 @@ def test_cut_compressed_mcap_chunks_are_read_up_to_the_cut(tmp_path, compression
     assert len(got) == n
     for a, b in zip(got, imgs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_bag_modules_import_no_ros_and_no_opencv():
+    import subprocess
+    import sys
+    code = ('import sys; import segnet_ros.bags.tools, segnet_ros.bags.evaluate, '
+            'segnet_ros.bags.report, segnet_ros.bags.compare, segnet_ros.metrics; '
+            "bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('rclpy', 'sensor_msgs', 'std_msgs', 'diagnostic_msgs', 'cv2') "
+            "or m.startswith('segnet_ros.ros')]; assert not bad, bad")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, '-c', code], check=True, cwd=root, timeout=120)
+
+
+def test_a_found_label_topic_whose_stamps_match_no_image_scores_nothing(tmp_path, models,
+                                                                        capsys):
+    imgs = frames(3)
+    masks = [np.zeros((48, 64), np.uint8) for _ in imgs]
+    with io.BagWriter(str(tmp_path / 'bag')) as b:
+        for i, (img, lbl) in enumerate(zip(imgs, masks)):
+            t = T0 + i * 100_000_000
+            b.write('/front/image_raw', io.IMAGE, io.image_message(img, 'rgb8', t), t)
+            b.write('/front/labels', io.IMAGE, io.image_message(lbl, 'mono8', t + 7), t + 7)
+    code, _, err = run_eval(capsys, str(tmp_path / 'bag'), '--model', models['a'],
+                            '--out', str(tmp_path / 'o'))
+    res = json.loads((tmp_path / 'o' / 'metrics.json').read_text())
+    assert code == 0 and res['label_topic'] == '/front/labels', err
+    assert res['frames_scored'] == 0 and res['images_unmatched'] == 3 and res['frames'] == 3
+    assert 'no label stamp matches an image' in res['label_topic_source']
+    # Within a tolerance they pair.
+    code, _, _ = run_eval(capsys, str(tmp_path / 'bag'), '--model', models['a'],
+                          '--tolerance-ms', '0.001', '--out', str(tmp_path / 'o2'))
+    res = json.loads((tmp_path / 'o2' / 'metrics.json').read_text())
+    assert res['frames_scored'] == 3
