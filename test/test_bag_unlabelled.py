@@ -131,6 +131,11 @@ def test_eval_without_labels_reports_what_needs_no_ground_truth(tmp_path, models
     report = (out / 'report.md').read_text()
     assert 'What the model sees' in report and 'No frame scored' in report
     assert '![timeline](timeline.png)' in report and (out / 'timeline.png').exists()
+    rows = (out / 'timeline.csv').read_text().splitlines()
+    assert rows[0].startswith('t_s,flip,conf_mean,unc_mean,latency_ms,share_class0')
+    assert len(rows) == 7 and rows[2].startswith('0.100000,')
+    assert float(rows[2].split(',')[1]) == pytest.approx(
+        float((masks[0] != masks[1]).mean()), rel=1e-5)
     assert '![samples](samples.png)' in report and (out / 'samples.png').exists()
     assert not (out / 'confusion.png').exists()
 

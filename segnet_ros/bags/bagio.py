@@ -16,6 +16,7 @@
 
 from dataclasses import dataclass
 import glob
+import mmap
 import os
 import struct
 
@@ -255,12 +256,21 @@ def _mcap_records(data, on_cut):
             return
 
 
+def _map(name):
+    """Return the bytes of a file as a read-only memory map (pages read as they are used)."""
+    with open(name, 'rb') as f:
+        if not os.fstat(f.fileno()).st_size:
+            return b''
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
 class McapStream:
     """
     An MCAP bag read front to back without its footer, as far as its bytes go.
 
     rosbags needs the summary at the end of the file, which a recording that crashed never
-    wrote; this reads the records in order instead (chunks uncompressed, zstd or lz4).
+    wrote; this reads the records in order instead (chunks uncompressed, zstd or lz4),
+    through a memory map, so a long recording is not read into memory at once.
     ``cut`` is None for a whole file, else a sentence saying where the file ends.
     """
 
@@ -281,9 +291,8 @@ class McapStream:
 
     def _messages(self, wanted, scan=False):
         for name in self.files:
-            with open(name, 'rb') as f:
-                data = f.read()
-            if not data.startswith(MCAP_MAGIC):
+            data = _map(name)
+            if data[:len(MCAP_MAGIC)] != MCAP_MAGIC:
                 raise BagError(f'{name}: not an MCAP file')
             schemas, channels = {}, {}
             cut = []

@@ -20,6 +20,7 @@ confidence), a contact sheet of image | overlay (| truth) samples spread over th
 confusion matrix where frames were scored, and on request an MP4 of the overlays.
 """
 
+import csv
 import json
 import math
 import os
@@ -85,6 +86,19 @@ def plot_timeline(timeline, class_names, class_colors, path):
     plt.close(fig)
 
 
+def write_timeline_csv(timeline, class_names, path):
+    """Write the per-frame figures (bag time, flip, confidence, latency, shares) as CSV."""
+    t0 = timeline[0]['t_ns']
+    cols = ['t_s', 'flip', 'conf_mean', 'unc_mean', 'latency_ms']
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(cols + [f'share_{n}' for n in class_names])
+        for e in timeline:
+            row = [f"{(e['t_ns'] - t0) / 1e9:.6f}"]
+            row += ['' if e.get(c) is None else f'{e[c]:.6g}' for c in cols[1:]]
+            w.writerow(row + [f'{v:.6g}' for v in e['shares']])
+
+
 def _caption(panel, text):
     img = PILImage.fromarray(panel)
     draw = ImageDraw.Draw(img)
@@ -93,7 +107,7 @@ def _caption(panel, text):
     return np.asarray(img)
 
 
-def contact_sheet(samples, class_colors, num_classes, path, t0_ns=None, width=320):
+def contact_sheet(samples, class_colors, num_classes, path, t0_ns=None, width=256):
     """
     Write a sheet of samples, one row each: image | overlay | truth (when labelled).
 
@@ -262,7 +276,9 @@ def write_report(out_dir, res, title, class_names, class_colors, scorer=None, ti
     lines += ['## Pictures', '']
     if timeline:
         plot_timeline(timeline, class_names, class_colors, os.path.join(out_dir, 'timeline.png'))
-        lines += ['Over bag time:', '', '![timeline](timeline.png)', '']
+        write_timeline_csv(timeline, class_names, os.path.join(out_dir, 'timeline.csv'))
+        lines += ['Over bag time (each frame in [timeline.csv](timeline.csv)):', '',
+                  '![timeline](timeline.png)', '']
     if samples and contact_sheet(list(samples), class_colors, len(class_names),
                                  os.path.join(out_dir, 'samples.png'),
                                  timeline[0]['t_ns'] if timeline else None):
