@@ -296,7 +296,8 @@ def test_live_replay_without_labels(tmp_path, models, capsys):
     try:
         code = tools.main(['replay', bag, '--publish-topic', node.image_topic,
                            '--mask-topic', node.topic('class_mask'), '--model', models['a'],
-                           '--rate', '0.5', '--samples', '3', '--out', str(out)])
+                           '--rate', '0.5', '--samples', '3', '--out', str(out),
+                           '--confidence'])
     finally:
         node.stop(signal.SIGINT)
     text = capsys.readouterr()
@@ -310,7 +311,10 @@ def test_live_replay_without_labels(tmp_path, models, capsys):
     masks = [seg.segment(i, ('mask',)).mask for i in imgs]
     flips = sum(int((p != q).sum()) for p, q in zip(masks, masks[1:]))
     assert res['flip_rate'] == pytest.approx(flips / (5 * masks[0].size))
-    assert res['confidence'] is None  # the node's masks only
+    # The node's own confidence maps, as the offline run computes them.
+    conf = np.concatenate([seg.segment(i, ('confidence',)).confidence.ravel() for i in imgs])
+    assert res['confidence']['mean'] == pytest.approx(float(conf.mean()), abs=1e-6)
+    assert res['uncertainty'] is None  # not a Bayesian model
     report = (out / 'report.md').read_text()
     assert 'latency ms p50' in report and 'frames dropped by the node: 0' in report
     assert (out / 'timeline.png').exists() and (out / 'samples.png').exists()
@@ -384,3 +388,27 @@ def test_a_found_label_topic_whose_stamps_match_no_image_scores_nothing(tmp_path
                           '--tolerance-ms', '0.001', '--out', str(tmp_path / 'o2'))
     res = json.loads((tmp_path / 'o2' / 'metrics.json').read_text())
     assert res['frames_scored'] == 3
+
+
+@pytest.mark.ros
+def test_live_replay_reports_the_uncertainty_of_a_bayesian_node(tmp_path, models, capsys):
+    import signal
+
+    from segnet_ros.ros.peer import NodeProcess
+    bag = write_bag(tmp_path / 'bag', frames(3))
+    node = NodeProcess({'model_path': models['bayesian'], 'input_reliability': 'reliable',
+                        'mc_samples': 2}, log_dir=str(tmp_path))
+    out = tmp_path / 'out'
+    try:
+        code = tools.main(['replay', bag, '--publish-topic', node.image_topic,
+                           '--mask-topic', node.topic('class_mask'), '--model',
+                           models['bayesian'], '--rate', '0.5', '--confidence',
+                           '--out', str(out)])
+    finally:
+        node.stop(signal.SIGINT)
+    text = capsys.readouterr()
+    assert code == 0, (text.err, node.output())
+    res = json.loads((out / 'metrics.json').read_text())
+    assert res['frames'] == 3 and 0 < res['confidence']['mean'] <= 1
+    assert res['uncertainty'] is not None and res['uncertainty']['mean'] >= 0
+    assert 'uncertainty mean' in text.out

@@ -358,7 +358,8 @@ def run_replay(args):
         (info.num_classes, info.ignore_index, info.class_names, info.class_colors),
         rate=args.rate, tolerance_ns=int(args.tolerance_ms * 1e6), settle_s=args.settle,
         connect_timeout=args.connect_timeout, record_bag=args.record_bag,
-        storage=args.storage, samples=args.samples, labels=not args.no_labels)
+        storage=args.storage, samples=args.samples, labels=not args.no_labels,
+        confidence=args.confidence)
     res.update(bag=os.path.abspath(args.bag), rate=args.rate, mask_topic=args.mask_topic)
     write_report(args.out, res, f'Live replay of {args.bag}', info.class_names,
                  info.class_colors, scorer, stats.timeline, samples)
@@ -478,6 +479,9 @@ def get_args_parser():
                    'named like *label* or *mask*, if any)')
     r.add_argument('--no-labels', action='store_true', help='do not look for a label topic')
     r.add_argument('--samples', type=int, default=6, help='image | overlay samples')
+    r.add_argument('--confidence', action='store_true',
+                   help="also record the node's confidence (and Bayesian uncertainty) topics "
+                   '(the node then computes them)')
     r.add_argument('--publish-topic', default='/camera/image_raw',
                    help='topic the node subscribes to')
     r.add_argument('--mask-topic', default='/segnet/class_mask', help="the node's mask topic")

@@ -73,7 +73,7 @@ def _ros_message(bag_msg):
 def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_info,
                 rate=1.0, tolerance_ns=0, settle_s=3.0, connect_timeout=60.0,
                 record_bag=None, storage='sqlite3', log=print, diagnostics_timeout=5.0,
-                samples=0, labels=True):
+                samples=0, labels=True, confidence=False):
     """
     Play ``image_topic`` of ``bag`` on ``publish_topic``; measure and score ``mask_topic``.
 
@@ -81,7 +81,9 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     one as ``find_topics`` does (``labels`` False: none), and without labels only the
     label-free figures are reported. ``class_info`` is (num_classes, ignore_index,
     class_names, class_colors). ``rate`` scales the bag's own timing (2.0 = twice as fast).
-    Returns (results, scorer, stats, samples): ``stats`` the StreamStats of the received
+    With ``confidence`` the node's confidence topic (and its uncertainty topic, where the
+    model is Bayesian) next to ``mask_topic`` is recorded too, which makes the node compute
+    them. Returns (results, scorer, stats, samples): ``stats`` the StreamStats of the received
     masks in stamp order (with each frame's latency), ``samples`` up to ``samples``
     (stamp, rgb, mask, label or None) spread over the replay.
 
@@ -123,6 +125,11 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     peer = Peer('segnet_replay')
     pub = peer.publisher(msg_type, publish_topic, depth=10)
     peer.record(mask_topic, depth=100)
+    base = mask_topic.rsplit('/', 1)[0]
+    extra_topics = {}  # 'confidence' / 'uncertainty' -> topic
+    if confidence:
+        extra_topics['confidence'] = f'{base}/confidence'
+        peer.record(extra_topics['confidence'], depth=100)
     segnet_nodes = set()  # fully qualified names of the nodes that publish mask_topic
     diagnostics = []  # their counters, in the order they arrive
 
@@ -143,7 +150,13 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     sent = {}
     try:
         try:
-            peer.wait_connected(pub, topics=[mask_topic], timeout=connect_timeout)
+            peer.wait_connected(pub, topics=[mask_topic, *extra_topics.values()],
+                                timeout=connect_timeout)
+            if confidence and peer.node.count_publishers(f'{base}/uncertainty'):
+                extra_topics['uncertainty'] = f'{base}/uncertainty'
+                peer.record(extra_topics['uncertainty'], depth=100)
+                peer.wait_connected(pub, topics=[extra_topics['uncertainty']],
+                                    timeout=connect_timeout)
             deadline = time.monotonic() + connect_timeout
             while not _publisher_nodes(peer.node, mask_topic):
                 if time.monotonic() > deadline:
@@ -170,9 +183,13 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
             pub.publish(msg)
         t_last = time.monotonic()
         peer.wait_for(lambda: len(peer.received[mask_topic]) >= len(frames), timeout=settle_s)
+        # The confidence (and uncertainty) of each mask received, published right after it.
+        peer.wait_for(lambda: all(len(peer.received[t]) >= len(peer.received[mask_topic])
+                                  for t in extra_topics.values()), timeout=settle_s)
         t_end = time.monotonic()
         with peer.cond:
             received = list(peer.received[mask_topic])
+            maps = {name: list(peer.received[t]) for name, t in extra_topics.items()}
         after = None
         if before is not None:
             with peer.cond:
@@ -209,6 +226,13 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     index = StampIndex(label_map, tolerance_ns)
     stats = StreamStats(num_classes, ignore_index)
     spread = SpreadSamples(samples)
+    planes = {name: {} for name in maps}
+    for name, msgs in maps.items():
+        for _, msg in msgs:
+            try:
+                planes[name][io.stamp_ns(msg)] = conversions.imgmsg_to_numpy(msg)
+            except conversions.ConversionError:
+                scorer.skip(f'{name} output does not decode')
     for _, msg in sorted(received, key=lambda r: io.stamp_ns(r[1])):
         stamp = io.stamp_ns(msg)
         decoded = decode_output(msg)
@@ -216,7 +240,9 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
             continue
         key = index.match(stamp) if stamp in scored else None
         label = label_map[key] if key is not None else None
-        stats.add(decoded[0], bag_time[stamp], label=label, latency_ms=latency.get(stamp))
+        extra = {name: plane.get(stamp) for name, plane in planes.items()}
+        stats.add(decoded[0], bag_time[stamp], label=label, latency_ms=latency.get(stamp),
+                  **extra)
 
         def sample(stamp=stamp, mask=decoded[0], label=label):
             try:
