@@ -201,14 +201,15 @@ class BagEvaluation:
 
 def evaluate_bag(bag, segmenter, image_topic=None, label_topic=None, tolerance_ns=0,
                  samples=4, max_pixels=None, progress=None, on_frame=None, labels=True,
-                 keep_predictions=False):
+                 keep_predictions=False, on_total=None):
     """
     Segment every image of a bag; report what it shows, and score it where labels exist.
 
     Topics are found as ``find_topics`` says. Every decodable image is segmented and adds
     to the label-free figures; an image whose header stamp pairs with a label (exactly or
     within ``tolerance_ns``) is scored as well. ``progress()`` is called per image,
-    ``on_frame(stamp, rgb, mask)`` per segmented image. An empty bag, or an image topic
+    ``on_frame(stamp, rgb, mask)`` per segmented image, ``on_total(n)`` once with the
+    number of images in the bag. An empty bag, or an image topic
     without messages, raises BagError. Returns a BagEvaluation.
     """
     source = io.open_bag(bag)
@@ -220,6 +221,8 @@ def evaluate_bag(bag, segmenter, image_topic=None, label_topic=None, tolerance_n
                                                     labels)
         if not source.topics[image_topic][1]:
             raise io.BagError(f'{bag}: {image_topic} has no messages')
+        if on_total:
+            on_total(source.topics[image_topic][1])
         scorer = Scorer(segmenter.num_classes, segmenter.info.ignore_index,
                         segmenter.class_names, segmenter.class_colors)
         stats = StreamStats(segmenter.num_classes, segmenter.info.ignore_index)

@@ -204,7 +204,7 @@ def run_offline_eval(args):
             ev = evaluate_bag(bag, seg, args.image_topic, args.label_topic,
                               int(args.tolerance_ms * 1e6), args.samples, progress=bar.update,
                               on_frame=video.add if video else None, labels=not args.no_labels,
-                              keep_predictions=bool(args.write_bag))
+                              keep_predictions=bool(args.write_bag), on_total=bar.reset)
             bar.close()
         except (io.BagError, conversions.ConversionError) as e:
             if video:
