@@ -43,10 +43,10 @@ def frames(n, h=48, w=64, seed=1):
 
 
 def write_bag(path, images, topic='/front/image_raw', labels=None, label_topic='/cam/labels',
-              storage='sqlite3', compressed=False, extra=()):
+              storage='sqlite3', compressed=False, extra=(), period_ns=100_000_000):
     with io.BagWriter(str(path), storage) as bag:
         for i, img in enumerate(images):
-            t = T0 + i * 100_000_000
+            t = T0 + i * period_ns
             if compressed:
                 bag.write(topic, io.COMPRESSED, io.compressed_message(img, 'png', t), t)
             else:
@@ -265,12 +265,15 @@ def test_cut_mcap_is_read_as_far_as_it_goes(tmp_path, models, capsys):
 
 def test_video_of_the_overlays(tmp_path, models, capsys, monkeypatch):
     cv2 = pytest.importorskip('cv2')
-    bag = write_bag(tmp_path / 'bag', frames(5))
+    bag = write_bag(tmp_path / 'bag', frames(5), period_ns=40_000_000)  # 25 Hz
     out = tmp_path / 'o'
     code, _, err = run_eval(capsys, bag, '--model', models['a'], '--out', str(out), '--video')
     assert code == 0, err
     cap = cv2.VideoCapture(str(out / 'video.mp4'))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 5
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(25, abs=0.01)  # the bag's rate
+    ok, first = cap.read()
+    assert ok and first.shape == (48, 64, 3)
     assert '[video.mp4](video.mp4)' in (out / 'report.md').read_text()
 
     # A build without a usable codec: said once, and the rest of the report is written.

@@ -139,10 +139,12 @@ def contact_sheet(samples, class_colors, num_classes, path, t0_ns=None, width=25
 
 class VideoOut:
     """
-    MP4 (mp4v) of image overlays through OpenCV's VideoWriter, opened on the first frame.
+    MP4 (mp4v) of image overlays through OpenCV's VideoWriter, at the bag's frame rate.
 
-    ``error`` says why no video is written (no OpenCV, or no usable codec); frames are then
-    dropped quietly so that the rest of the report is still written.
+    The rate comes from the header stamps of the first two frames (``fps`` when there is
+    only one); the writer opens on the second frame. ``error`` says why no video is written
+    (no OpenCV, or no usable codec); frames are then dropped quietly so that the rest of
+    the report is still written.
     """
 
     def __init__(self, path, colors, fps=10.0):
@@ -151,32 +153,51 @@ class VideoOut:
         self.size = None
         self.frames = 0
         self.error = None
+        self._first = None
         self._cv2 = import_opencv()
         if self._cv2 is None:
             self.error = 'OpenCV (opencv-python-headless) is not installed'
+
+    def _open(self, frame):
+        cv2 = self._cv2
+        h, w = frame.shape[:2]
+        self.size = (w - w % 2, h - h % 2)
+        self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*'mp4v'), self.fps,
+                                      self.size)
+        if not self.writer.isOpened():
+            self.writer = None
+            self.error = 'no usable mp4v codec in this OpenCV build'
+
+    def _write(self, frame):
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            frame = self._cv2.resize(frame, self.size, interpolation=self._cv2.INTER_NEAREST)
+        self.writer.write(np.ascontiguousarray(frame[..., ::-1]))
+        self.frames += 1
 
     def add(self, stamp, rgb, mask):
         """Append the overlay of one frame (resized to the first frame's size)."""
         if self.error:
             return
-        cv2 = self._cv2
         frame = overlay_numpy(rgb, mask, self.colors)
         if self.writer is None:
-            h, w = frame.shape[:2]
-            self.size = (w - w % 2, h - h % 2)
-            self.writer = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*'mp4v'),
-                                          self.fps, self.size)
-            if not self.writer.isOpened():
-                self.writer = None
-                self.error = 'no usable mp4v codec in this OpenCV build'
+            if self._first is None:
+                self._first = (stamp, frame)
                 return
-        if (frame.shape[1], frame.shape[0]) != self.size:
-            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_NEAREST)
-        self.writer.write(np.ascontiguousarray(frame[..., ::-1]))
-        self.frames += 1
+            dt = (stamp - self._first[0]) / 1e9
+            if dt > 0:
+                self.fps = min(max(1.0 / dt, 1.0), 120.0)
+            self._open(self._first[1])
+            if self.error:
+                return
+            self._write(self._first[1])
+        self._write(frame)
 
     def close(self):
         """Finish the file; return None or why there is no video."""
+        if self.writer is None and self._first is not None and not self.error:
+            self._open(self._first[1])
+            if not self.error:
+                self._write(self._first[1])
         if self.writer is not None:
             self.writer.release()
             self.writer = None
