@@ -386,6 +386,19 @@ def test_a_found_label_topic_whose_stamps_match_no_image_scores_nothing(tmp_path
     assert code == 0 and res['label_topic'] == '/front/labels', err
     assert res['frames_scored'] == 0 and res['images_unmatched'] == 3 and res['frames'] == 3
     assert 'no label stamp matches an image' in res['label_topic_source']
+    # Another mono8 topic named like a mask whose stamps do match: it is taken instead.
+    with io.BagWriter(str(tmp_path / 'two')) as b:
+        for i, (img, lbl) in enumerate(zip(imgs, masks)):
+            t = T0 + i * 100_000_000
+            b.write('/front/image_raw', io.IMAGE, io.image_message(img, 'rgb8', t), t)
+            b.write('/front/labels', io.IMAGE, io.image_message(lbl, 'mono8', t + 7), t + 7)
+            b.write('/front/gt_mask', io.IMAGE, io.image_message(lbl, 'mono8', t), t)
+    code, _, err = run_eval(capsys, str(tmp_path / 'two'), '--model', models['a'],
+                            '--out', str(tmp_path / 'o3'))
+    res = json.loads((tmp_path / 'o3' / 'metrics.json').read_text())
+    assert code == 0 and res['label_topic'] == '/front/gt_mask', err
+    assert res['frames_scored'] == 3
+    assert '/front/labels 0, /front/gt_mask 3' in res['label_topic_source']
     # Within a tolerance they pair.
     code, _, _ = run_eval(capsys, str(tmp_path / 'bag'), '--model', models['a'],
                           '--tolerance-ms', '0.001', '--out', str(tmp_path / 'o2'))

@@ -60,7 +60,7 @@ def compare_models(bag, seg_a, seg_b, image_topic=None, label_topic=None, tolera
         if not source.topics:
             raise io.BagError(f'{bag}: the bag is empty')
         image_topic, label_topic, how = find_topics(bag, source, image_topic, label_topic,
-                                                    labels)
+                                                    labels, tolerance_ns)
         if not source.topics[image_topic][1]:
             raise io.BagError(f'{bag}: {image_topic} has no messages')
         scorers = [Scorer(k, s.info.ignore_index, s.class_names, s.class_colors)

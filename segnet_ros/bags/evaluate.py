@@ -54,14 +54,15 @@ class StampIndex:
         return best
 
 
-def find_topics(bag, source, image_topic=None, label_topic=None, labels=True):
+def find_topics(bag, source, image_topic=None, label_topic=None, labels=True, tolerance_ns=0):
     """
     Return (image topic, label topic or None, how the label topic was chosen).
 
     The image topic is the one named, else the bag's only image topic. The label topic is
-    the one named (it must exist and be an Image topic), else with ``labels`` the first
-    Image topic named like a label (*label*, then *mask*) whose first message is mono8 or
-    8UC1; whether its stamps match the images is seen while scoring.
+    the one named (it must exist and be an Image topic), else with ``labels`` an Image topic
+    named like a label (*label*, then *mask*) whose first message is mono8 or 8UC1; of
+    several such topics, the one whose header stamps match the most image stamps (an extra
+    pass over the image headers). Whether a single one's stamps match is seen while scoring.
     """
     present = source.topics
     image_topic = io.find_image_topic(bag, present, image_topic)
@@ -75,14 +76,30 @@ def find_topics(bag, source, image_topic=None, label_topic=None, labels=True):
         return image_topic, label_topic, 'named'
     if not labels:
         return image_topic, None, 'not used (--no-labels)'
+
+    def ignore(*_):
+        pass
+
+    def stamps(topic):
+        return [io.stamp_ns(m.msg)
+                for m in io.read_messages(bag, [topic], on_error=ignore, source=source)]
+
+    mono = []
     for topic in io.label_candidates(present):
-        if topic == image_topic:
-            continue
-        first = next(io.read_messages(bag, [topic], on_error=lambda *a: None, source=source),
-                     None)
-        if first is not None and first.msg.encoding in ('mono8', '8UC1'):
-            return image_topic, topic, 'found (mono8, named like a label)'
-    return image_topic, None, 'none in the bag'
+        first = next(io.read_messages(bag, [topic], on_error=ignore, source=source), None)
+        if topic != image_topic and first is not None and first.msg.encoding in ('mono8',
+                                                                                 '8UC1'):
+            mono.append(topic)
+    if not mono:
+        return image_topic, None, 'none in the bag'
+    if len(mono) == 1:
+        return image_topic, mono[0], 'found (mono8, named like a label)'
+    index = StampIndex(stamps(image_topic), tolerance_ns)
+    matches = {t: sum(index.match(s) is not None for s in stamps(t)) for t in mono}
+    best = max(mono, key=lambda t: matches[t])  # the first of equals: *label* before *mask*
+    counts = ', '.join(f'{t} {matches[t]}' for t in mono)
+    return image_topic, best, ('found (mono8, named like a label; the most stamps matching '
+                               f'the images of {counts})')
 
 
 def check_topic_types(bag, image_topic, label_topic):
@@ -218,7 +235,7 @@ def evaluate_bag(bag, segmenter, image_topic=None, label_topic=None, tolerance_n
             raise io.BagError(f'{bag}: the bag is empty' + (
                 f' (cut: {source.cut})' if source.cut else ''))
         image_topic, label_topic, how = find_topics(bag, source, image_topic, label_topic,
-                                                    labels)
+                                                    labels, tolerance_ns)
         if not source.topics[image_topic][1]:
             raise io.BagError(f'{bag}: {image_topic} has no messages')
         if on_total:

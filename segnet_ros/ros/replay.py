@@ -111,7 +111,7 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
         if not source.topics:
             raise io.BagError(f'{bag}: the bag is empty')
         image_topic, label_topic, how = find_topics(bag, source, image_topic, label_topic,
-                                                    labels)
+                                                    labels, tolerance_ns)
         label_map = read_labels(bag, label_topic, scorer, source) if label_topic else {}
         frames = [(m.timestamp, m) for m in io.read_messages(
             bag, [image_topic], on_error=count_undecodable(scorer), source=source)]
