@@ -156,6 +156,8 @@ def test_bayesian_model_reports_uncertainty_and_how_it_flags_errors(tmp_path, mo
     assert 0 <= flags['auroc'] <= 1 and flags['pixels_wrong'] > 0
     assert set(flags['accuracy_at_percentile']) == {str(p) for p in range(10, 101, 10)}
     assert 'confidence_vs_error' in res and 'AUROC' in (out / 'report.md').read_text()
+    assert '![uncertainty](uncertainty.png)' in (out / 'report.md').read_text()
+    assert (out / 'uncertainty.png').exists()
 
 
 def test_topics_are_found_not_typed(tmp_path, models, capsys):

@@ -86,6 +86,28 @@ def plot_timeline(timeline, class_names, class_colors, path):
     plt.close(fig)
 
 
+def plot_accuracy_vs_uncertainty(res, path):
+    """Write the accuracy of the p % least uncertain pixels against p (Bayesian SegNet)."""
+    curves = [(key, name) for key, name in (('confidence_vs_error', 'by confidence'),
+                                            ('uncertainty_vs_error', 'by MC-dropout uncertainty'))
+              if res.get(key)]
+    if not curves:
+        return False
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, name in curves:
+        acc = res[key]['accuracy_at_percentile']
+        ax.plot(list(acc), [100 * v for v in acc.values()], marker='.',
+                label=f"{name} (AUROC {res[key]['auroc']:.3f})")
+    ax.set_xlabel('the p % most certain pixels')
+    ax.set_ylabel('accuracy %')
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True
+
+
 def write_timeline_csv(timeline, class_names, path):
     """Write the per-frame figures (bag time, flip, confidence, latency, shares) as CSV."""
     t0 = timeline[0]['t_ns']
@@ -309,6 +331,9 @@ def write_report(out_dir, res, title, class_names, class_colors, scorer=None, ti
         lines += ['Overlays of every frame: [video.mp4](video.mp4)', '']
     elif video_note:
         lines += [f'No video: {video_note}.', '']
+    if plot_accuracy_vs_uncertainty(res, os.path.join(out_dir, 'uncertainty.png')):
+        lines += ['Accuracy of the pixels the model is surest of:', '',
+                  '![uncertainty](uncertainty.png)', '']
     if scorer is not None and scorer.scored:
         from ..training.plots import plot_confusion
         plot_confusion(scorer.metrics.cm.mat, class_names,
