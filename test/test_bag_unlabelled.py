@@ -286,6 +286,11 @@ def test_video_of_the_overlays(tmp_path, models, capsys, monkeypatch):
     assert code == 0 and 'no video' in err and 'no usable mp4v codec' in err
     assert not (out / 'video.mp4').exists() and (out / 'samples.png').exists()
     assert 'No video: no usable mp4v codec' in (out / 'report.md').read_text()
+    # No OpenCV at all: the same.
+    from segnet_ros.bags import report
+    monkeypatch.setattr(report, 'import_opencv', lambda: None)
+    code, _, err = run_eval(capsys, bag, '--model', models['a'], '--out', str(out), '--video')
+    assert code == 0 and 'OpenCV (opencv-python-headless) is not installed' in err
 
 
 @pytest.mark.ros
