@@ -44,9 +44,10 @@ REPLAY_TOPIC = '/segnet_replay/image_raw'
 ARGUMENTS = (
     ('bag', None, 'rosbag2 folder (or .db3 / .mcap file) to replay; default: the bundled '
      'CamVid sample (share/segnet_ros/data/camvid_val_sample)'),
-    ('bag_image_topic', '/camera/image_raw', 'image topic in the bag (Image or '
-     'CompressedImage)'),
-    ('bag_label_topic', '/camera/labels', 'ground-truth mask topic in the bag (mono8)'),
+    ('bag_image_topic', '', 'image topic in the bag (Image or CompressedImage); empty = '
+     'its only image topic'),
+    ('bag_label_topic', '', 'ground-truth mask topic in the bag (mono8); empty = one named '
+     'like *label* / *mask* whose stamps match, else none (label-free figures only)'),
     ('rate', '1.0', 'replay speed as a factor on bag time (2.0 = twice as fast)'),
     ('out', 'segnet_replay_report', 'report folder (created; relative to the working '
      'directory)'),
@@ -76,8 +77,10 @@ def _actions(context):
                 remappings=[('image', REPLAY_TOPIC)])
     replay = ExecuteProcess(
         cmd=[sys.executable, '-m', 'segnet_ros.bags.tools', 'replay',
-             os.path.expanduser(arg['bag']), '--image-topic', arg['bag_image_topic'],
-             '--label-topic', arg['bag_label_topic'], '--publish-topic', REPLAY_TOPIC,
+             os.path.expanduser(arg['bag']),
+             *(['--image-topic', arg['bag_image_topic']] if arg['bag_image_topic'] else []),
+             *(['--label-topic', arg['bag_label_topic']] if arg['bag_label_topic'] else []),
+             '--publish-topic', REPLAY_TOPIC,
              '--mask-topic', '/segnet/class_mask', '--rate', arg['rate'],
              '--out', arg['out'], '--model', model],
         name='segnet_replay', output='screen')

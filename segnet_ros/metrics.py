@@ -230,3 +230,181 @@ def format_table(results, class_names):
     for name, a, i in zip(class_names, results['class_accs'], results['ious']):
         lines.append(f'{name:<14}{100 * a:>8.1f}{100 * i:>8.1f}')
     return '\n'.join(lines)
+
+
+# Histogram resolution of the per-pixel confidence and uncertainty figures: percentiles and
+# AUROC are read from integer histograms, so they add up exactly over bags and processes.
+HIST_BINS = 1000
+CONFIDENCE_RANGE = 1.0
+UNCERTAINTY_RANGE = 0.25  # MC-dropout variance of probabilities, averaged over classes
+PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+
+
+def _histogram(values, top):
+    v = torch.as_tensor(np.asarray(values, np.float32)).reshape(-1).double()
+    idx = (v / top * HIST_BINS).long().clamp_(0, HIST_BINS - 1)
+    return torch.bincount(idx, minlength=HIST_BINS)
+
+
+def _hist_percentile(hist, q, top):
+    """Upper edge of the bin holding the q-th percentile of a histogram (NaN when empty)."""
+    total = int(hist.sum())
+    if not total:
+        return math.nan
+    i = int(torch.searchsorted(hist.cumsum(0), math.ceil(q / 100 * total)))
+    return (min(i, HIST_BINS - 1) + 1) * top / HIST_BINS
+
+
+def uncertainty_figures(hist_correct, hist_wrong, top):
+    """
+    Return how well a per-pixel uncertainty flags misclassified pixels, from histograms.
+
+    ``hist_correct`` / ``hist_wrong`` are HIST_BINS counts of the uncertainty of correctly and
+    wrongly classified pixels over [0, top]. Returns ``auroc`` (the chance that a wrong pixel
+    is more uncertain than a right one, ties counted half) and ``accuracy_at_percentile``:
+    {p: accuracy of the p% least uncertain pixels}, as Bayesian SegNet reports. The one
+    place these figures are computed, for every evaluation that reports them.
+    """
+    c = hist_correct.double()
+    w = hist_wrong.double()
+    nc, nw = float(c.sum()), float(w.sum())
+    auroc = math.nan
+    if nc and nw:
+        below = torch.cumsum(c, 0) - c
+        auroc = float((w * (below + 0.5 * c)).sum()) / (nc * nw)
+    acc = {}
+    total = c + w
+    cum_total, cum_c = torch.cumsum(total, 0), torch.cumsum(c, 0)
+    n = float(total.sum())
+    for p in PERCENTILES:
+        if not n:
+            acc[p] = math.nan
+            continue
+        i = min(int(torch.searchsorted(cum_total, math.ceil(p / 100 * n))), HIST_BINS - 1)
+        acc[p] = float(cum_c[i] / cum_total[i])
+    return {'auroc': auroc, 'accuracy_at_percentile': acc,
+            'pixels_correct': int(nc), 'pixels_wrong': int(nw)}
+
+
+def _distribution(hist, total_sum, top):
+    n = int(hist.sum())
+    return {'mean': float(total_sum) / n if n else math.nan,
+            'p5': _hist_percentile(hist, 5, top), 'p50': _hist_percentile(hist, 50, top),
+            'p95': _hist_percentile(hist, 95, top)}
+
+
+class StreamStats:
+    """
+    What a stream of segmented frames shows without ground truth, frame by frame.
+
+    Per-class pixel share, temporal consistency (share of pixels whose class flips between
+    consecutive frames of the same size, overall and per class of the earlier frame), the
+    distribution of the max-softmax confidence and, for Bayesian models, of the MC-dropout
+    uncertainty. With a label for a frame, the confidence and uncertainty of right and wrong
+    pixels are kept apart for ``uncertainty_figures``. Totals are integer counts (plus two
+    float sums), so that bags and torch.distributed processes add up (``merge``,
+    ``reduce_from_all_processes``); ``timeline`` holds one entry per frame for plots.
+    """
+
+    COUNTS = ('class_pixels', 'flip_pixels', 'flip_base', 'conf_hist', 'unc_hist',
+              'conf_right', 'conf_wrong', 'unc_right', 'unc_wrong', 'frames')
+
+    def __init__(self, num_classes, ignore_index=255, timeline=True):
+        k = num_classes
+        self.num_classes = k
+        self.ignore_index = ignore_index
+        z = torch.zeros
+        self.class_pixels = z(k, dtype=torch.int64)
+        self.flip_pixels = z(k, dtype=torch.int64)
+        self.flip_base = z(k, dtype=torch.int64)
+        for name in ('conf_hist', 'unc_hist', 'conf_right', 'conf_wrong', 'unc_right',
+                     'unc_wrong'):
+            setattr(self, name, z(HIST_BINS, dtype=torch.int64))
+        self.frames = z(1, dtype=torch.int64)
+        self.sums = z(2, dtype=torch.float64)  # confidence, uncertainty
+        self.keep_timeline = timeline
+        self.timeline = []
+        self._prev = None
+
+    def add(self, mask, t_ns, confidence=None, uncertainty=None, label=None, **extra):
+        """
+        Add one (H, W) uint8 mask at bag time ``t_ns``; return its timeline entry.
+
+        ``confidence`` / ``uncertainty`` are (H, W) maps or None; ``label`` an (H, W) label
+        of the same size, or None; ``extra`` (e.g. latency_ms) goes into the timeline.
+        """
+        k = self.num_classes
+        m = torch.from_numpy(np.asarray(mask).astype(np.int64)).reshape(-1).clamp_(0, k - 1)
+        counts = torch.bincount(m, minlength=k)
+        self.class_pixels += counts
+        self.frames += 1
+        entry = {'t_ns': int(t_ns), 'shares': (counts.double() / m.numel()).tolist(),
+                 'flip': None, **extra}
+        if self._prev is not None and self._prev.shape == m.shape:
+            changed = self._prev != m
+            self.flip_pixels += torch.bincount(self._prev[changed], minlength=k)
+            self.flip_base += torch.bincount(self._prev, minlength=k)
+            entry['flip'] = float(changed.sum()) / m.numel()
+        self._prev = m
+        right = None
+        if label is not None and label.shape == mask.shape:
+            lbl = torch.from_numpy(np.asarray(label).astype(np.int64)).reshape(-1)
+            valid = (lbl != self.ignore_index) & (lbl < k)
+            right = (lbl == m)[valid]
+        for name, values, top, col in (('conf', confidence, CONFIDENCE_RANGE, 0),
+                                       ('unc', uncertainty, UNCERTAINTY_RANGE, 1)):
+            if values is None:
+                continue
+            v = torch.from_numpy(np.array(values, np.float32)).reshape(-1)
+            getattr(self, f'{name}_hist').add_(_histogram(v, top))
+            self.sums[col] += v.double().sum()
+            entry[f'{name}_mean'] = float(v.double().mean())
+            if right is not None:
+                v = v[valid]
+                # Uncertain means low confidence: histogram 1 - confidence for the ranking.
+                score = (1.0 - v) if name == 'conf' else v
+                getattr(self, f'{name}_right').add_(_histogram(score[right], top))
+                getattr(self, f'{name}_wrong').add_(_histogram(score[~right], top))
+        if self.keep_timeline:
+            self.timeline.append(entry)
+        return entry
+
+    def merge(self, other):
+        """Add another StreamStats' totals (not its timeline) to this one."""
+        for name in self.COUNTS:
+            getattr(self, name).add_(getattr(other, name))
+        self.sums += other.sums
+
+    def reduce_from_all_processes(self):
+        """Sum the totals over torch.distributed processes (no-op when not distributed)."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            for name in self.COUNTS:
+                torch.distributed.all_reduce(getattr(self, name))
+            torch.distributed.all_reduce(self.sums)
+
+    def results(self, class_names=None):
+        """Return the label-free figures (and the uncertainty ones where labels were seen)."""
+        names = class_names or [str(i) for i in range(self.num_classes)]
+        total = int(self.class_pixels.sum())
+        base = int(self.flip_base.sum())
+        res = {
+            'frames': int(self.frames),
+            'class_share': {n: (int(c) / total if total else math.nan)
+                            for n, c in zip(names, self.class_pixels)},
+            'flip_rate': int(self.flip_pixels.sum()) / base if base else math.nan,
+            'flip_rate_per_class': {n: (int(f) / int(b) if int(b) else math.nan)
+                                    for n, f, b in zip(names, self.flip_pixels,
+                                                       self.flip_base)},
+            'confidence': None, 'uncertainty': None,
+        }
+        if int(self.conf_hist.sum()):
+            res['confidence'] = _distribution(self.conf_hist, self.sums[0], CONFIDENCE_RANGE)
+        if int(self.unc_hist.sum()):
+            res['uncertainty'] = _distribution(self.unc_hist, self.sums[1], UNCERTAINTY_RANGE)
+        if int(self.conf_right.sum() + self.conf_wrong.sum()):
+            res['confidence_vs_error'] = uncertainty_figures(
+                self.conf_right, self.conf_wrong, CONFIDENCE_RANGE)
+        if int(self.unc_right.sum() + self.unc_wrong.sum()):
+            res['uncertainty_vs_error'] = uncertainty_figures(
+                self.unc_right, self.unc_wrong, UNCERTAINTY_RANGE)
+        return res

@@ -45,3 +45,18 @@ def colorize_numpy(mask, colors):
     lut = np.zeros((256, 3), np.uint8)
     lut[:len(colors)] = np.asarray(colors, np.uint8)
     return lut[np.asarray(mask, np.uint8)]
+
+
+def overlay_numpy(rgb, mask, colors, alpha=0.5):
+    """Numpy convenience for reports: blend the class colours of ``mask`` over ``rgb``."""
+    out = rgb.astype(np.float32) * (1 - alpha) + colorize_numpy(mask, colors) * alpha
+    return (out + 0.5).astype(np.uint8)
+
+
+def import_opencv():
+    """Return the cv2 module (opencv-python-headless / python3-opencv), or None without it."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2

@@ -16,7 +16,6 @@
 
 import dataclasses
 import json
-import os
 import signal
 
 import numpy as np
@@ -125,7 +124,9 @@ def test_eval_cli_writes_report_and_prediction_bag(tmp_path, models, capsys):
     metrics = json.loads((out / 'metrics.json').read_text())
     assert metrics['global_acc'] == 1.0 and metrics['frames_scored'] == 3
     assert (out / 'confusion.png').exists() and (out / 'report.md').exists()
-    assert len([f for f in os.listdir(out) if f.startswith('sample_')]) == 2
+    assert (out / 'samples.png').exists() and (out / 'timeline.png').exists()
+    report = (out / 'report.md').read_text()
+    assert '![samples](samples.png)' in report and '![confusion](confusion.png)' in report
     topics = io.topics(str(tmp_path / 'pred'))
     assert topics['/segnet/class_mask'][1] == 3 and topics['/cam/image'][1] == 3
     masks = [io.decode_label(m) for m in
@@ -220,9 +221,9 @@ def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path
         driver.wait_connected(pub, node)
         pub.publish(io_to_ros(imgs[0]))
         before = node_counters(driver, node, 1)
-        res, _ = live_replay(str(tmp_path / 'bag_short_frame'), '/cam/image', '/cam/labels',
-                             node.image_topic, node.topic('class_mask'), info, rate=0.5,
-                             record_bag=str(tmp_path / 'out'), log=lambda m: None)
+        res, *_ = live_replay(str(tmp_path / 'bag_short_frame'), '/cam/image', '/cam/labels',
+                              node.image_topic, node.topic('class_mask'), info, rate=0.5,
+                              record_bag=str(tmp_path / 'out'), log=lambda m: None)
         own = node_counters(driver, node, 10)
     finally:
         node.stop(signal.SIGINT)
@@ -243,9 +244,9 @@ def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path
     slow = NodeProcess({'model_path': models['slow'], 'input_reliability': 'reliable',
                         'input_depth': 10}, log_dir=str(tmp_path))
     try:
-        res, _ = live_replay(str(tmp_path / 'bag'), '/cam/image', '/cam/labels',
-                             slow.image_topic, slow.topic('class_mask'), info, rate=10.0,
-                             settle_s=5.0, log=lambda m: None)
+        res, *_ = live_replay(str(tmp_path / 'bag'), '/cam/image', '/cam/labels',
+                              slow.image_topic, slow.topic('class_mask'), info, rate=10.0,
+                              settle_s=5.0, log=lambda m: None)
         own = node_counters(driver, slow, 8)
     finally:
         slow.stop(signal.SIGINT)

@@ -15,7 +15,10 @@
 """Read and write rosbag2 bags (sqlite3 or mcap) holding camera images and label masks."""
 
 from dataclasses import dataclass
+import glob
+import mmap
 import os
+import struct
 
 import numpy as np
 from rosbags.rosbag2 import Reader
@@ -150,7 +153,7 @@ class BagMessage:
 
 
 def open_reader(path):
-    """Open a bag for reading or raise BagError with one clear line."""
+    """Open a bag for reading with rosbags or raise BagError with one clear line."""
     if not os.path.exists(path):
         raise BagError(f'{path}: no such bag')
     try:
@@ -161,57 +164,315 @@ def open_reader(path):
     return reader
 
 
+MCAP_MAGIC = b'\x89MCAP0\r\n'
+_OP_FOOTER, _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x02, 0x03, 0x04, 0x05, 0x06
+
+
+class _Buf:
+    """Little-endian reader over bytes; raises EOFError where the bytes end."""
+
+    def __init__(self, data, pos=0):
+        self.data, self.pos = data, pos
+
+    def take(self, n):
+        if self.pos + n > len(self.data):
+            raise EOFError
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def num(self, fmt):
+        return struct.unpack('<' + fmt, self.take(struct.calcsize(fmt)))[0]
+
+    def text(self):
+        return bytes(self.take(self.num('I'))).decode('utf-8', 'replace')
+
+
+def _partial_decompress(compression, data):
+    """Decompress as much of a (possibly cut) chunk body as there is."""
+    if compression == '':
+        return data
+    try:
+        if compression == 'zstd':
+            import zstandard
+            return zstandard.ZstdDecompressor().decompressobj().decompress(bytes(data))
+        if compression == 'lz4':
+            import lz4.frame
+            return lz4.frame.LZ4FrameDecompressor().decompress(bytes(data))
+    except ImportError as e:
+        raise BagError(f'reading a {compression} chunk of a cut MCAP file needs the Python '
+                       f'package {e.name} (pip install {e.name})') from None
+    raise BagError(f'mcap chunk compression {compression!r} is not supported')
+
+
+def _mcap_records(data, on_cut):
+    """
+    Yield (opcode, body) of an MCAP byte string in file order, chunks opened in place.
+
+    A file that ends inside a record (a recording that crashed) yields everything before
+    that record, and for a cut chunk the complete records inside it; ``on_cut(offset)`` is
+    then called with the offset of the record that was cut.
+    """
+    buf = _Buf(data, len(MCAP_MAGIC))
+    while True:
+        start = buf.pos
+        try:
+            op, length = buf.num('B'), buf.num('Q')
+        except EOFError:
+            if start < len(data):
+                on_cut(start)
+            else:
+                on_cut(len(data))
+            return
+        body = data[buf.pos:buf.pos + length]
+        buf.pos += length
+        if op == _OP_FOOTER:
+            return
+        if op != _OP_CHUNK:
+            if len(body) < length:
+                on_cut(start)
+                return
+            yield op, body
+            continue
+        try:
+            c = _Buf(body)
+            c.take(8 + 8 + 8 + 4)  # message start/end time, uncompressed size and crc
+            compression = c.text()
+            size = c.num('Q')
+            records = _partial_decompress(compression, body[c.pos:c.pos + size])
+        except EOFError:
+            on_cut(start)
+            return
+        inner = _Buf(records)
+        while inner.pos < len(records):
+            try:
+                iop, ilen = inner.num('B'), inner.num('Q')
+                ibody = inner.take(ilen)
+            except EOFError:
+                break
+            yield iop, ibody
+        if len(body) < length:
+            on_cut(start)
+            return
+
+
+def _map(name):
+    """Return the bytes of a file as a read-only memory map (pages read as they are used)."""
+    with open(name, 'rb') as f:
+        if not os.fstat(f.fileno()).st_size:
+            return b''
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+class McapStream:
+    """
+    An MCAP bag read front to back without its footer, as far as its bytes go.
+
+    rosbags needs the summary at the end of the file, which a recording that crashed never
+    wrote; this reads the records in order instead (chunks uncompressed, zstd or lz4),
+    through a memory map, so a long recording is not read into memory at once.
+    ``cut`` is None for a whole file, else a sentence saying where the file ends.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.files = (sorted(glob.glob(os.path.join(path, '*.mcap'))) if os.path.isdir(path)
+                      else [path])
+        if not self.files:
+            raise BagError(f'{path}: not a readable rosbag2 bag (no .mcap file)')
+        self.cut = None
+        self.topics = {}
+        last = None
+        for _, msgtype, topic, timestamp, _ in self._messages(None, scan=True):
+            t, n = self.topics.get(topic, (msgtype, 0))
+            self.topics[topic] = (t, n + 1)
+            last = timestamp
+        self.last_timestamp = last
+
+    def _messages(self, wanted, scan=False):
+        for name in self.files:
+            data = _map(name)
+            if data[:len(MCAP_MAGIC)] != MCAP_MAGIC:
+                raise BagError(f'{name}: not an MCAP file')
+            schemas, channels = {}, {}
+            cut = []
+            for op, body in _mcap_records(memoryview(data), cut.append):
+                b = _Buf(body)
+                try:
+                    if op == _OP_SCHEMA:
+                        sid = b.num('H')
+                        schemas[sid] = b.text()
+                    elif op == _OP_CHANNEL:
+                        cid, sid = b.num('H'), b.num('H')
+                        channels[cid] = (b.text(), schemas.get(sid, ''))
+                    elif op == _OP_MESSAGE:
+                        cid, _, log_time, _ = (b.num('H'), b.num('I'), b.num('Q'),
+                                               b.num('Q'))
+                        topic, msgtype = channels[cid]
+                        if wanted is None or topic in wanted:
+                            yield cid, msgtype, topic, log_time, bytes(body[b.pos:])
+                except (EOFError, KeyError):
+                    continue
+            if cut and scan and self.cut is None:
+                where = (f'inside the record that starts at byte {cut[0]}'
+                         if cut[0] < len(data) else 'without its summary and footer')
+                self.cut = f'{os.path.basename(name)} ends at byte {len(data)}, {where}'
+
+            if cut:
+                return  # later split files cannot follow a cut one
+
+    def messages(self, topics):
+        """Yield (topic, msgtype, timestamp, raw CDR) of ``topics`` in file order."""
+        for _, msgtype, topic, timestamp, raw in self._messages(set(topics)):
+            yield topic, msgtype, timestamp, raw
+
+    def close(self):
+        """Nothing to release (files are read whole and closed)."""
+
+
+class RosbagsSource:
+    """A bag rosbags reads (sqlite3, or mcap with its summary)."""
+
+    cut = None
+
+    def __init__(self, path):
+        self.path = path
+        self.reader = open_reader(path)
+        self.topics = {c.topic: (c.msgtype, c.msgcount) for c in self.reader.connections}
+
+    def messages(self, topics):
+        """Yield (topic, msgtype, timestamp, raw CDR) of ``topics`` in bag order."""
+        conns = [c for c in self.reader.connections if c.topic in set(topics)]
+        if not conns:
+            return
+        for conn, timestamp, raw in self.reader.messages(connections=conns):
+            yield conn.topic, conn.msgtype, timestamp, raw
+
+    def close(self):
+        """Close the reader."""
+        self.reader.close()
+
+
+def _has_mcap(path):
+    if os.path.isfile(path):
+        return path.endswith('.mcap')
+    return bool(glob.glob(os.path.join(path, '*.mcap')))
+
+
+def open_bag(path):
+    """
+    Open a bag for reading: rosbags where it can, else an MCAP file read front to back.
+
+    A cut MCAP file (no footer) is read as far as it goes; its source has ``cut`` set.
+    """
+    if not os.path.exists(path):
+        raise BagError(f'{path}: no such bag')
+    try:
+        return RosbagsSource(path)
+    except BagError:
+        if not _has_mcap(path):
+            raise
+    return McapStream(path)
+
+
 def topics(path):
     """Return {topic: (msgtype, count)} of a bag."""
-    reader = open_reader(path)
+    source = open_bag(path)
     try:
-        return {c.topic: (c.msgtype, c.msgcount) for c in reader.connections}
+        return dict(source.topics)
     finally:
-        reader.close()
+        source.close()
 
 
 def copy_messages(path, writer, skip_unknown=True):
     """Copy every message of a bag whose type we know into ``writer``; return skipped topics."""
-    reader = open_reader(path)
+    source = open_bag(path)
     skipped = set()
     try:
-        for conn, timestamp, raw in reader.messages():
-            if conn.msgtype not in TYPESTORE.types:
-                skipped.add(conn.topic)
+        for topic, msgtype, timestamp, raw in source.messages(list(source.topics)):
+            if msgtype not in TYPESTORE.types:
+                skipped.add(topic)
                 continue
-            writer.write_raw(conn.topic, conn.msgtype, raw, timestamp)
+            writer.write_raw(topic, msgtype, raw, timestamp)
     finally:
-        reader.close()
+        source.close()
     return sorted(skipped)
 
 
-def read_messages(path, wanted, on_error=None):
+def listing(present):
+    """Return 'topic (type), ...' of a {topic: (msgtype, count)} dict, for error messages."""
+    return ', '.join(f'{t} ({v[0]})' for t, v in sorted(present.items())) or 'no topics'
+
+
+def read_messages(path, wanted, on_error=None, source=None):
     """
     Yield BagMessage for the topics in ``wanted`` (in bag order).
 
     Messages that fail to decode are passed to ``on_error(topic, timestamp, exc)`` and
     skipped; a topic that is not in the bag raises BagError listing the topics it has.
+    ``source``, an open bag (open_bag), is read instead of opening ``path`` again.
     """
-    reader = open_reader(path)
+    own = source is None
+    source = open_bag(path) if own else source
     try:
-        present = {c.topic: c for c in reader.connections}
+        present = source.topics
         missing = [t for t in wanted if t not in present]
         if missing:
-            listing = ', '.join(f'{t} ({c.msgtype})' for t, c in sorted(present.items()))
-            raise BagError(f"{path}: no topic {', '.join(missing)}; the bag has: {listing}")
-        conns = [present[t] for t in wanted]
-        for conn, timestamp, raw in reader.messages(connections=conns):
+            raise BagError(f"{path}: no topic {', '.join(missing)}; the bag has: "
+                           f'{listing(present)}')
+        for topic, msgtype, timestamp, raw in source.messages(wanted):
             try:
-                msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+                msg = TYPESTORE.deserialize_cdr(raw, msgtype)
             except Exception as e:  # undecodable bytes must not end the run
                 if on_error is None:
-                    raise BagError(f'{path}: message on {conn.topic} at {timestamp} does not '
-                                   f'decode as {conn.msgtype} ({e})') from None
-                on_error(conn.topic, timestamp, e)
+                    raise BagError(f'{path}: message on {topic} at {timestamp} does not '
+                                   f'decode as {msgtype} ({e})') from None
+                on_error(topic, timestamp, e)
                 continue
-            yield BagMessage(conn.topic, conn.msgtype, timestamp, msg)
+            yield BagMessage(topic, msgtype, timestamp, msg)
     finally:
-        reader.close()
+        if own:
+            source.close()
+
+
+LABEL_WORDS = ('label', 'mask')
+
+
+def _named_like_label(topic):
+    return any(w in topic.lower() for w in LABEL_WORDS)
+
+
+def find_image_topic(path, present, image_topic=None):
+    """
+    Return the image topic to use: ``image_topic`` when given, else the bag's only one.
+
+    Image topics are Image or CompressedImage topics not named like a label (*label*,
+    *mask*). None, or several, raise BagError listing what the bag has.
+    """
+    kinds = (IMAGE, COMPRESSED)
+    if image_topic:
+        if image_topic not in present:
+            raise BagError(f'{path}: no topic {image_topic}; the bag has: {listing(present)}')
+        if present[image_topic][0] not in kinds:
+            raise BagError(f'{path}: {image_topic} holds {present[image_topic][0]}, expected '
+                           f"{' or '.join(kinds)}")
+        return image_topic
+    found = sorted(t for t, (msgtype, _) in present.items()
+                   if msgtype in kinds and not _named_like_label(t))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise BagError(f'{path}: no image topic ({IMAGE} or {COMPRESSED}); the bag has: '
+                       f'{listing(present)}')
+    raise BagError(f"{path}: several image topics: {', '.join(found)}; choose one with "
+                   '--image-topic')
+
+
+def label_candidates(present):
+    """Return the Image topics named like labels (*label* before *mask*), in that order."""
+    found = [t for t, (msgtype, _) in present.items()
+             if msgtype == IMAGE and _named_like_label(t)]
+    return sorted(found, key=lambda t: ('label' not in t.lower(), t))
 
 
 def stamp_ns(msg):
@@ -244,3 +505,11 @@ def decode_label(bag_msg):
 def read_frames(bag, topic):
     """Return the RGB frames of ``topic`` in a bag, in order."""
     return [decode_rgb(m) for m in read_messages(bag, [topic])]
+
+
+def remap_topic(topic, rules):
+    """Return ``topic`` after the first matching (old, new) rule, as ``ros2 bag play --remap``."""
+    for old, new in rules or ():
+        if topic == old or topic.lstrip('/') == old.lstrip('/'):
+            return new
+    return topic

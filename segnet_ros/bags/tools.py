@@ -16,7 +16,8 @@
 ``segnet_bag``: labelled datasets <-> rosbag2, and evaluation on bags.
 
 Subcommands: ``from-dataset`` (dataset split -> bag), ``to-dataset`` (bag -> PNG files),
-``eval`` (offline: run the model on a bag and score it), ``replay`` (live: play a bag into a
+``eval`` (offline: run the model on bags and report, scored where labels exist), ``compare``
+(offline: model A against model B on a bag), ``replay`` (live: play a bag into a
 running node and score its output).
 """
 
@@ -28,6 +29,7 @@ from PIL import Image as PILImage
 from tqdm import tqdm
 
 from . import bagio as io
+from .evaluate import summary_text
 from .. import conversions
 from ..inference import SegmenterError
 from ..paths import default_model_path
@@ -97,36 +99,251 @@ def bag_to_dataset(bag, out, image_topic, label_topic=None, progress=True):
     return counts['images'], counts['labels']
 
 
-def run_offline_eval(args):
-    """Run the ``eval`` subcommand."""
-    from .evaluate import offline_evaluate
-    from .evaluate import summary_text
-    from .evaluate import write_report
-    from ..inference import Segmenter
+def find_bags(paths):
+    """
+    Expand the ``eval`` arguments to a list of bags.
 
-    seg = Segmenter(args.model, device=args.device, backend=args.backend,
-                    upsample=args.upsample)
-    n = io.topics(args.bag).get(args.image_topic, (None, 0))[1]
-    bar = tqdm(total=n, desc='frames', unit='frame', disable=None)
-    scorer, res, preds = offline_evaluate(
-        args.bag, seg, args.image_topic, args.label_topic, int(args.tolerance_ms * 1e6),
-        args.samples, progress=bar.update)
-    bar.close()
-    res = write_report(args.out, res, scorer, f'Offline evaluation of {args.bag}',
-                       {'model': seg.model_path, 'bag': os.path.abspath(args.bag),
-                        'device': str(seg.device)})
-    print(summary_text(res, seg.class_names))
-    print(f'report: {os.path.join(args.out, "report.md")}')
-    if args.write_bag:
-        with io.BagWriter(args.write_bag, args.storage) as out:
-            skipped = io.copy_messages(args.bag, out)
-            for stamp, (frame_id, mask) in sorted(preds.items()):
-                out.write(args.prediction_topic, io.IMAGE,
-                          io.image_message(mask, 'mono8', stamp, frame_id), stamp)
-        note = f' (not copied, unknown types: {", ".join(skipped)})' if skipped else ''
-        print(f'wrote {args.write_bag} with {len(preds)} predictions on '
-              f'{args.prediction_topic}{note}')
-    return 0 if res['frames_scored'] else 1
+    A folder with metadata.yaml, a .db3 or a .mcap file is a bag, as is a .mcap file; any
+    other folder stands for the bags directly inside it (sorted by name).
+    """
+    def is_bag(p):
+        if os.path.isfile(p):
+            return p.endswith('.mcap')
+        return os.path.isdir(p) and any(
+            n == 'metadata.yaml' or n.endswith(('.db3', '.mcap')) for n in os.listdir(p))
+
+    bags = []
+    for p in paths:
+        if not os.path.exists(p):
+            raise io.BagError(f'{p}: no such bag')
+        if is_bag(p) or not os.path.isdir(p):
+            bags.append(p)
+            continue
+        inside = [os.path.join(p, n) for n in sorted(os.listdir(p))]
+        found = [q for q in inside if is_bag(q)]
+        if not found:
+            raise io.BagError(f'{p}: not a readable rosbag2 bag, and no bags inside it')
+        bags += found
+    return bags
+
+
+def _distributed():
+    """Join the torchrun process group (gloo) when started under torchrun: (rank, world)."""
+    import torch.distributed as dist
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if world <= 1:
+        return 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group('gloo')
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _gather(obj, world):
+    """Return the list of ``obj`` of every process (just [obj] when not distributed)."""
+    if world == 1:
+        return [obj]
+    import torch.distributed as dist
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _bag_dir(out, i, bag, many):
+    if not many:
+        return out
+    name = os.path.basename(os.path.normpath(bag)).replace('.mcap', '')
+    return os.path.join(out, f'{i:03d}_{name}')
+
+
+def run_offline_eval(args):
+    """
+    Run the ``eval`` subcommand on one bag or many (and under torchrun, a share of them).
+
+    Each bag gets its report; with several, the total (confusion matrix and counts summed,
+    the figures computed from the sums) goes to ``--out`` with a row per bag. Under torchrun
+    process r takes bags r, r + N, ... and the sums are reduced across the processes.
+    """
+    import torch
+
+    from .evaluate import evaluate_bag
+    from .report import VideoOut
+    from .report import write_report
+    from ..inference import Segmenter
+    from ..metrics import Scorer
+    from ..metrics import StreamStats
+
+    rank, world = _distributed()
+    bags = find_bags(args.bag)
+    many = len(bags) > 1
+    if args.write_bag and many:
+        raise ValueError('--write-bag takes one bag')
+    device = args.device
+    if world > 1 and device == 'auto' and torch.cuda.is_available():
+        device = f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    seg = Segmenter(args.model, device=device, backend=args.backend, upsample=args.upsample,
+                    mc_samples=args.mc_samples)
+    seg.warmup()  # the first call's one-off costs stay out of ms_per_frame
+    names, colors, k = seg.class_names, seg.class_colors, seg.num_classes
+    total = Scorer(k, seg.info.ignore_index, names, colors)
+    stats = StreamStats(k, seg.info.ignore_index, timeline=False)
+    counts = torch.zeros(4, dtype=torch.int64)  # frames read, unmatched images, labels, bags
+    seconds = torch.zeros(1, dtype=torch.float64)
+    rows, errors = [], []
+    show = rank == 0 and not args.quiet
+    mine = list(enumerate(bags))[rank::world]
+    for i, bag in tqdm(mine, desc='bags', unit='bag', disable=None if show and many else True,
+                       position=0):
+        out_dir = _bag_dir(args.out, i, bag, many)
+        video = VideoOut(os.path.join(out_dir, 'video.mp4'), colors) if args.video else None
+        if video:
+            os.makedirs(out_dir, exist_ok=True)
+        try:
+            bar = tqdm(total=None, desc=os.path.basename(os.path.normpath(bag)), unit='frame',
+                       disable=None if show else True, position=1 if many else 0,
+                       leave=not many)
+            ev = evaluate_bag(bag, seg, args.image_topic, args.label_topic,
+                              int(args.tolerance_ms * 1e6), args.samples, progress=bar.update,
+                              on_frame=video.add if video else None, labels=not args.no_labels,
+                              keep_predictions=bool(args.write_bag), on_total=bar.reset)
+            bar.close()
+        except (io.BagError, conversions.ConversionError) as e:
+            if video:
+                video.close()
+            if not many and world == 1:
+                raise
+            errors.append((i, str(e)))
+            continue
+        note = None
+        if video:
+            note = video.close() or 'video.mp4'
+            if note != 'video.mp4':
+                print(f'segnet_bag: no video for {bag}: {note}', file=sys.stderr)
+        res = ev.results()
+        res.update(model=seg.model_path, device=str(seg.device))
+        write_report(out_dir, res, f'Offline evaluation of {bag}', names, colors, ev.scorer,
+                     ev.stats.timeline, ev.samples, note)
+        total.metrics.cm.mat += ev.scorer.metrics.cm.mat
+        total.metrics.bf_sum += ev.scorer.metrics.bf_sum
+        total.scored += ev.scorer.scored
+        total.skipped.update(ev.scorer.skipped)
+        stats.merge(ev.stats)
+        counts += torch.tensor([ev.images, ev.images_unmatched, ev.labels_unmatched, 1])
+        seconds += ev.seconds
+        rows.append((i, bag, res, ev))
+    # The sums over every process: integers exactly, floats up to the order of addition.
+    if world > 1:
+        import torch.distributed as dist
+        total.metrics.reduce_from_all_processes()
+        stats.reduce_from_all_processes()
+        scored = torch.tensor([total.scored])
+        for t in (counts, seconds, scored):
+            dist.all_reduce(t)
+        total.scored = int(scored)
+    summaries = [(i, bag, _bag_summary(res)) for i, bag, res, _ in rows]
+    gathered = _gather((summaries, errors, dict(total.skipped)), world)
+    if world > 1:
+        total.skipped.clear()
+        for _, _, skipped in gathered:
+            total.skipped.update(skipped)
+    all_rows = sorted(r for g in gathered for r in g[0])
+    all_errors = sorted(e for g in gathered for e in g[1])
+    if rank != 0:
+        return 0
+    if not many and all_errors:
+        raise io.BagError(all_errors[0][1])
+    for i, err in all_errors:
+        print(f'segnet_bag: error: {err}', file=sys.stderr)
+    if not many:
+        res = rows[0][2]
+        print(_label_free_text(res, names))
+        print(_scores_text(res, names))
+        print(f'report: {os.path.join(args.out, "report.md")}')
+        if args.write_bag:
+            _write_prediction_bag(args, bag, rows[0][3].predictions)
+        return 0 if res['frames_segmented'] else 1
+    if not all_rows:
+        return 2
+    res = {'bags': len(bags), 'bags_evaluated': int(counts[3]), 'processes': world,
+           'frames_read': int(counts[0]),
+           'ms_per_frame': (1000 * float(seconds) / int(stats.frames)
+                            if int(stats.frames) else float('nan'))}
+    res.update(stats.results(names))
+    res.update(total.results())
+    res['images_unmatched'], res['labels_unmatched'] = int(counts[1]), int(counts[2])
+    res.update(model=seg.model_path, device=str(seg.device))
+    res['per_bag'] = [dict(s, bag=bag, report=os.path.relpath(
+        os.path.join(_bag_dir(args.out, i, bag, True), 'report.md'), args.out))
+        for i, bag, s in all_rows]
+    res['bag_errors'] = [e for _, e in all_errors]
+    write_report(args.out, res, f'Offline evaluation of {len(bags)} bags', names, colors,
+                 total, extra_lines=_per_bag_lines(res))
+    print(_label_free_text(res, names))
+    print(_scores_text(res, names))
+    print(f"{res['bags_evaluated']} of {len(bags)} bags evaluated; report: "
+          f"{os.path.join(args.out, 'report.md')}")
+    return 0 if res['frames'] else 1
+
+
+def _bag_summary(res):
+    keys = ('frames_read', 'frames_segmented', 'frames_scored', 'miou', 'flip_rate', 'cut',
+            'label_topic', 'ms_per_frame')
+    out = {k: res.get(k) for k in keys}
+    out['confidence_mean'] = (res.get('confidence') or {}).get('mean')
+    return out
+
+
+def _per_bag_lines(res):
+    def pct(v):
+        return '-' if v is None or v != v else f'{100 * v:.1f}'
+    lines = ['## Bags', '', '| bag | frames | scored | mIoU % | flipped % | confidence | '
+             'labels | cut |', '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    for r in res['per_bag']:
+        conf = r['confidence_mean']
+        lines.append(f"| [{os.path.basename(os.path.normpath(r['bag']))}]({r['report']}) | "
+                     f"{r['frames_segmented']} | {r['frames_scored']} | {pct(r['miou'])} | "
+                     f"{pct(r['flip_rate'])} | {'-' if conf is None else f'{conf:.3f}'} | "
+                     f"{r['label_topic'] or '-'} | {'yes' if r['cut'] else ''} |")
+    lines += [f'- {e}' for e in res['bag_errors']]
+    return lines + ['']
+
+
+def _label_free_text(res, class_names):
+    """Return the figures that need no ground truth as printable lines."""
+    conf = res.get('confidence') or {}
+    lines = [f"{res.get('image_topic') or 'images'}: {res.get('frames', 0)} frames segmented"]
+    if 'ms_per_frame' in res:
+        lines[0] += f", {res['ms_per_frame']:.1f} ms a frame on {res.get('device')}"
+    text = f"pixels changing class between frames {100 * res['flip_rate']:.1f} %"
+    if conf:
+        text += f"; confidence mean {conf['mean']:.3f}, p5 {conf['p5']:.3f}"
+    unc = res.get('uncertainty')
+    if unc:
+        text += f"; uncertainty mean {unc['mean']:.4f}, p95 {unc['p95']:.4f}"
+    lines.append(text)
+    share = res.get('class_share', {})
+    shares = [f'{n} {100 * share[n]:.1f}' for n in class_names if share.get(n) == share.get(n)]
+    lines.append('class share %: ' + ', '.join(shares))
+    if res.get('cut'):
+        lines.append(f"the bag was cut: {res['cut']}")
+    return '\n'.join(lines)
+
+
+def _scores_text(res, class_names):
+    if res.get('label_topic') or res.get('frames_scored'):
+        return summary_text(res, class_names)
+    return ('no label topic, nothing scored (--label-topic, or a mono8 topic named like '
+            '*label* or *mask*, adds the scores)')
+
+
+def _write_prediction_bag(args, bag, preds):
+    with io.BagWriter(args.write_bag, args.storage) as out:
+        skipped = io.copy_messages(bag, out)
+        for stamp, (frame_id, mask) in sorted(preds.items()):
+            out.write(args.prediction_topic, io.IMAGE,
+                      io.image_message(mask, 'mono8', stamp, frame_id), stamp)
+    note = f' (not copied, unknown types: {", ".join(skipped)})' if skipped else ''
+    print(f'wrote {args.write_bag} with {len(preds)} predictions on '
+          f'{args.prediction_topic}{note}')
 
 
 def remap_rule(text):
@@ -137,40 +354,33 @@ def remap_rule(text):
     return old, new
 
 
-def remap(topic, rules):
-    """Return ``topic`` after the first matching (old, new) rule."""
-    for old, new in rules or ():
-        if topic == old or topic.lstrip('/') == old.lstrip('/'):
-            return new
-    return topic
-
-
 def run_replay(args):
     """Run the ``replay`` subcommand."""
-    from .evaluate import summary_text
-    from .evaluate import write_report
+    from .report import write_report
     from ..ros.replay import live_replay
     from .. import modelfile
 
     info = modelfile.read_model_info(args.model)
     # Like ros2 bag play: the bag's own topic, unless --publish-topic or a --remap moves it.
-    publish_topic = remap(args.publish_topic or args.image_topic, args.remap)
-    res, scorer = live_replay(
-        args.bag, args.image_topic, args.label_topic, publish_topic, args.mask_topic,
+    res, scorer, stats, samples = live_replay(
+        args.bag, args.image_topic, args.label_topic, args.publish_topic, args.mask_topic,
         (info.num_classes, info.ignore_index, info.class_names, info.class_colors),
         rate=args.rate, tolerance_ns=int(args.tolerance_ms * 1e6), settle_s=args.settle,
         connect_timeout=args.connect_timeout, record_bag=args.record_bag,
-        storage=args.storage, clock=args.clock)
-    res = write_report(args.out, res, scorer, f'Live replay of {args.bag}',
-                       {'bag': os.path.abspath(args.bag), 'rate': args.rate,
-                        'mask_topic': args.mask_topic})
-    print(summary_text(res, info.class_names))
+        storage=args.storage, samples=args.samples, labels=not args.no_labels,
+        confidence=args.confidence, clock=args.clock, remaps=args.remap or ())
+    res.update(bag=os.path.abspath(args.bag), rate=args.rate, mask_topic=args.mask_topic)
+    write_report(args.out, res, f'Live replay of {args.bag}', info.class_names,
+                 info.class_colors, scorer, stats.timeline, samples)
+    print(_scores_text(res, info.class_names))
     dropped = res['frames_dropped_by_node']
     print(f"sent {res['frames_sent']}, received {res['outputs_received']}, dropped by the node "
           f"{'unknown (no /diagnostics from it)' if dropped is None else dropped}; "
           f"latency ms p50 {res['latency_ms_p50']:.1f}, "
           f"p95 {res['latency_ms_p95']:.1f}, max {res['latency_ms_max']:.1f}; throughput "
           f"{res['throughput_hz']:.1f} Hz at input {res['input_rate_hz']:.1f} Hz")
+    if res['frames']:
+        print(_label_free_text(res, info.class_names))
     c = res['node_counters']
     if c and (c['frames_received'] != res['frames_sent'] or c['frames_processed'] + c[
             'frames_dropped'] != c['frames_received']):
@@ -178,6 +388,35 @@ def run_replay(args):
         print("the node's own counts: " + ', '.join(f'{k} {v}' for k, v in c.items()))
     print(f'report: {os.path.join(args.out, "report.md")}')
     return 0 if res['outputs_received'] else 1
+
+
+def run_compare(args):
+    """Run the ``compare`` subcommand."""
+    from .compare import compare_models
+    from .compare import write_compare_report
+    from ..inference import Segmenter
+
+    if len(args.model) != 2:
+        raise ValueError(f'compare takes --model twice (A, then B), got {len(args.model)}')
+    seg_a, seg_b = (Segmenter(m, device=args.device, upsample=args.upsample)
+                    for m in args.model)
+    bar = tqdm(desc='frames', unit='frame', disable=True if args.quiet else None)
+    res, rows, _ = compare_models(args.bag, seg_a, seg_b, args.image_topic, args.label_topic,
+                                  int(args.tolerance_ms * 1e6), args.samples, bar.update,
+                                  labels=not args.no_labels)
+    bar.close()
+    write_compare_report(args.out, res, rows, seg_a.class_names, seg_a.class_colors)
+    sa, sb = res['ms_per_frame_a'], res['ms_per_frame_b']
+    print(f"{res['frames']} frames; B agrees with A on {100 * res['pixel_agreement']:.1f} % "
+          f"of the pixels, mIoU of B against A {100 * res['miou_b_vs_a']:.1f} %")
+    print(f"ms a frame: A {sa['mean']:.1f} (p95 {sa['p95']:.1f}), B {sb['mean']:.1f} "
+          f"(p95 {sb['p95']:.1f})")
+    if 'scores_a' in res and res['scores_a'].get('frames_scored'):
+        print(f"mIoU against {res['label_topic']}: A {100 * res['scores_a']['miou']:.1f}, "
+              f"B {100 * res['scores_b']['miou']:.1f} ({res['scores_a']['frames_scored']} "
+              'frames)')
+    print(f'report: {os.path.join(args.out, "report.md")}')
+    return 0 if res['frames'] else 1
 
 
 def get_args_parser():
@@ -206,25 +445,52 @@ def get_args_parser():
     b.add_argument('--image-topic', default='/camera/image_raw')
     b.add_argument('--label-topic', help='mask topic to export too (mono8)')
     c = sub.add_parser('eval', help='offline: run the model on a bag and score it')
-    c.add_argument('bag')
+    c.add_argument('bag', nargs='+', help='bags, or folders of bags')
     c.add_argument('--model', default=default_model_path(), help='model file')
-    c.add_argument('--image-topic', default='/camera/image_raw')
-    c.add_argument('--label-topic', default='/camera/labels')
+    c.add_argument('--image-topic', help="image topic (default: the bag's only one)")
+    c.add_argument('--label-topic', help='mono8 ground truth (default: a mono8 topic named '
+                   'like *label* or *mask*, if any)')
+    c.add_argument('--no-labels', action='store_true', help='do not look for a label topic')
+    c.add_argument('--mc-samples', type=int, default=8,
+                   help='MC-dropout samples of a Bayesian model (its uncertainty)')
+    c.add_argument('--video', action='store_true', help='also write video.mp4 of the overlays')
+    c.add_argument('--quiet', action='store_true', help='no progress bars')
     c.add_argument('--tolerance-ms', type=float, default=0.0,
                    help='pair to the nearest label stamp within this (0 = exact)')
     c.add_argument('--device', default='auto')
     c.add_argument('--backend', default='auto', choices=('auto', 'torch', 'onnxruntime'))
     c.add_argument('--upsample', default='mask', choices=('mask', 'logits'),
                    help='as the node parameter of the same name')
-    c.add_argument('--samples', type=int, default=4, help='overlay samples in the report')
+    c.add_argument('--samples', type=int, default=6,
+                   help='image | overlay samples spread over the bag, in the report')
     c.add_argument('--out', default='out/eval', help='report folder')
     c.add_argument('--write-bag', help='new bag: the input topics plus the predicted masks')
     c.add_argument('--prediction-topic', default='/segnet/class_mask')
     c.add_argument('--storage', choices=sorted(io.STORAGES), default='sqlite3')
+    m = sub.add_parser('compare', help='offline: model A against model B on one bag')
+    m.add_argument('bag')
+    m.add_argument('--model', action='append', required=True,
+                   help='model file; give it twice: A, then B')
+    m.add_argument('--image-topic', help='image topic (default: the only one in the bag)')
+    m.add_argument('--label-topic', help='mono8 ground truth (default: found as for eval)')
+    m.add_argument('--no-labels', action='store_true', help='do not look for a label topic')
+    m.add_argument('--tolerance-ms', type=float, default=0.0)
+    m.add_argument('--device', default='auto')
+    m.add_argument('--upsample', default='mask', choices=('mask', 'logits'))
+    m.add_argument('--samples', type=int, default=4,
+                   help='frames where the models disagree most, in the report')
+    m.add_argument('--out', default='out/compare', help='report folder')
+    m.add_argument('--quiet', action='store_true', help='no progress bar')
     r = sub.add_parser('replay', help='live: play a bag into a running node and score it')
     r.add_argument('bag')
-    r.add_argument('--image-topic', default='/camera/image_raw', help='image topic in the bag')
-    r.add_argument('--label-topic', default='/camera/labels', help='ground truth in the bag')
+    r.add_argument('--image-topic', help='image topic in the bag (default: its only one)')
+    r.add_argument('--label-topic', help='ground truth in the bag (default: a mono8 topic '
+                   'named like *label* or *mask*, if any)')
+    r.add_argument('--no-labels', action='store_true', help='do not look for a label topic')
+    r.add_argument('--samples', type=int, default=6, help='image | overlay samples')
+    r.add_argument('--confidence', action='store_true',
+                   help="also record the node's confidence (and Bayesian uncertainty) topics "
+                   '(the node then computes them)')
     r.add_argument('--remap', type=remap_rule, action='append', metavar='OLD:=NEW',
                    help="publish the bag's topic OLD on NEW (repeatable), as ros2 bag play")
     r.add_argument('--clock', action='store_true',
@@ -249,10 +515,21 @@ def main(argv=None):
     """Entry point; returns the exit code."""
     args = get_args_parser().parse_args(argv)
     try:
+        return _run(args)
+    finally:
+        import torch.distributed as dist
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(args):
+    try:
         if args.cmd == 'eval':
             return run_offline_eval(args)
         if args.cmd == 'replay':
             return run_replay(args)
+        if args.cmd == 'compare':
+            return run_compare(args)
         if args.cmd == 'from-dataset':
             n = dataset_to_bag(args.root, args.split, args.out, args.fps, args.compressed,
                                args.camera_info, args.storage, args.image_topic,
