@@ -96,9 +96,10 @@ def live_replay(bag, image_topic, label_topic, publish_topic, mask_topic, class_
     node published no diagnostics). ``outputs_missing`` is frames sent minus masks received.
 
     ``publish_topic`` None publishes on the bag's image topic after ``remaps`` ((old, new)
-    pairs), as ``ros2 bag play`` does. With ``clock``, /clock carries the bag's time (its record stamps, scaled by ``rate``) while
-    the frames play, as ``ros2 bag play --clock`` does, so that a node started with
-    ``use_sim_time:=true`` runs on bag time; latencies here stay on the steady clock.
+    pairs), as ``ros2 bag play`` does. With ``clock``, /clock carries the bag's time (its
+    record stamps, scaled by ``rate``) while the frames play, as ``ros2 bag play --clock``
+    does, so that a node started with ``use_sim_time:=true`` runs on bag time; latencies
+    here stay on the steady clock.
     """
     from builtin_interfaces.msg import Time as TimeMsg
     from diagnostic_msgs.msg import DiagnosticArray
