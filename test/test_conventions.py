@@ -48,28 +48,16 @@ def answer(driver, node, topic, msg_type, timeout=30):
     return driver.publish_until(pub, msg, lambda: driver.received[mask], timeout=timeout)
 
 
-def subscription_qos(driver, topic, node_name, timeout=20):
-    """Return the QoS the node's subscription to ``topic`` offers, seen from the graph."""
+def endpoint_qos(driver, topic, node_name, kind='subscriptions', timeout=20):
+    """Return the QoS of the node's subscription (or publisher) on ``topic``, from the graph."""
+    info = getattr(driver.node, f'get_{kind}_info_by_topic')
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        infos = [i for i in driver.node.get_subscriptions_info_by_topic(topic)
-                 if i.node_name == node_name]
+        infos = [i for i in info(topic) if i.node_name == node_name]
         if infos:
             return infos[0].qos_profile
         time.sleep(0.05)
-    raise TimeoutError(f'{node_name} does not subscribe {topic}')
-
-
-def publisher_qos(driver, topic, node_name, timeout=20):
-    """Return the QoS of the node's publisher on ``topic``, seen from the graph."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        infos = [i for i in driver.node.get_publishers_info_by_topic(topic)
-                 if i.node_name == node_name]
-        if infos:
-            return infos[0].qos_profile
-        time.sleep(0.05)
-    raise TimeoutError(f'{node_name} does not publish {topic}')
+    raise TimeoutError(f'{node_name} has no {kind} on {topic}')
 
 
 @pytest.mark.parametrize('params,topic,msg_type', [
@@ -107,11 +95,12 @@ def test_qos_overrides_set_what_the_node_accepts_and_offers(driver, start, model
            f'qos_overrides.{TOPIC}.subscription.depth': 3,
            f'qos_overrides.{mask}.publisher.reliability': 'best_effort'},
           name=name, image_topic=TOPIC)
-    assert subscription_qos(driver, TOPIC, name).reliability == ReliabilityPolicy.RELIABLE
+    assert endpoint_qos(driver, TOPIC, name).reliability == ReliabilityPolicy.RELIABLE
     # Depth is not announced in discovery: the node reports what it applied.
     assert driver.get_parameters(name, f'qos_overrides.{TOPIC}.subscription.depth') == {
         f'qos_overrides.{TOPIC}.subscription.depth': 3}
-    assert publisher_qos(driver, mask, name).reliability == ReliabilityPolicy.BEST_EFFORT
+    offered = endpoint_qos(driver, mask, name, 'publishers')
+    assert offered.reliability == ReliabilityPolicy.BEST_EFFORT
     # What a peer sees when it matches: a best-effort camera cannot feed a reliable reader,
     # a reliable one can; a reliable subscriber cannot read a best-effort writer.
     best_effort_cam = driver.publisher(Image, TOPIC, reliable=False)
@@ -125,7 +114,7 @@ def test_qos_overrides_set_what_the_node_accepts_and_offers(driver, start, model
     assert [s for s in driver.node.subscriptions if s.topic_name == mask][0] \
         .get_publisher_count() == 0
     defaults = start({'model_path': models['a']}, image_topic='/conv_cam2/image_raw')
-    assert subscription_qos(driver, '/conv_cam2/image_raw', defaults.name).reliability == \
+    assert endpoint_qos(driver, '/conv_cam2/image_raw', defaults.name).reliability == \
         ReliabilityPolicy.BEST_EFFORT  # input_reliability's default, the sensor-data QoS
 
 
