@@ -35,6 +35,7 @@ import sys
 import time
 
 import numpy as np
+from PIL import Image as PILImage
 from segnet_ros import conversions
 from segnet_ros.bags.bagio import read_frames as load_frames
 from segnet_ros.inference import Segmenter
@@ -57,6 +58,17 @@ def start(peer, name, params, entry=None):
     """Start a node process reading /<name>/in; return the NodeProcess."""
     from segnet_ros.ros.peer import NodeProcess
     return NodeProcess(params, name=name, image_topic=f'/{name}/in', entry=entry, quiet=True)
+
+
+def frame_size(text):
+    """Parse WxH."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WxH, e.g. 1920x1080") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f'{text}: width and height must be 16..8192')
+    return w, h
 
 
 def stamp_key(msg):
@@ -234,16 +246,24 @@ def main(argv=None):
     p.add_argument('--pause', type=float, default=0.0,
                    help="part 1: seconds between a frame's last output and the next frame")
     p.add_argument('--skip-usual', action='store_true', help='only part 1')
+    p.add_argument('--size', type=frame_size, default=None, metavar='WxH',
+                   help='camera frame size, e.g. 1280x720 or 1920x1080 (default: the sample '
+                   "bag's 480x360)")
     p.add_argument('--json')
     args = p.parse_args(argv)
     frames = load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
+    if args.size:  # a camera's resolution: the sample frames scaled up, as a driver sends
+        frames = [np.asarray(PILImage.fromarray(f).resize(args.size, PILImage.BILINEAR))
+                  for f in frames]
     use_large_image_transport()
     from segnet_ros.ros.peer import Peer
     h = Peer(f'bench_{os.getpid()}')
     try:
         o = overhead(h, frames, args.frames, args.model, args.pause)
-        print('Part 1: node overhead, 360x480 rgb8 frames, all four outputs subscribed, '
-              f'{args.frames} frames one at a time, CPU ({torch.get_num_threads()} threads), '
+        o['frame_size'] = [frames[0].shape[1], frames[0].shape[0]]  # width, height
+        print(f'Part 1: node overhead, {frames[0].shape[1]}x{frames[0].shape[0]} rgb8 frames, '
+              f'all four outputs subscribed, {args.frames} frames one at a time, '
+              f'CPU ({torch.get_num_threads()} threads), '
               f"backend {o['backend']}, upsample {o['upsample']}; network input "
               f"{o['input_size'][0]}x{o['input_size'][1]}")
         print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
