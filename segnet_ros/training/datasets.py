@@ -85,6 +85,39 @@ def find_pairs(root, split):
     return pairs
 
 
+def sequence_of(path):
+    """
+    Return the video sequence an image belongs to: its file name up to the first ``_``.
+
+    CamVid names frames ``<sequence>_<frame>.png`` (``0001TP_006690.png``, ``Seq05VD_f00000``);
+    a name without ``_`` is a sequence of its own.
+    """
+    return os.path.basename(path).split('_', 1)[0]
+
+
+def fold_pairs(root, train_splits, eval_splits, holdout):
+    """
+    Return (train pairs, eval pairs) for a leave-sequences-out fold.
+
+    Training uses the pairs of ``train_splits`` whose sequence is not in ``holdout``;
+    evaluation uses every pair of ``eval_splits`` whose sequence is. A held-out sequence
+    that no split holds, or a fold that leaves nothing to train on, is an error.
+    """
+    holdout = set(holdout)
+    listed = {s: find_pairs(root, s) for s in dict.fromkeys([*train_splits, *eval_splits])}
+    seen = {sequence_of(img) for pairs in listed.values() for img, _ in pairs}
+    unknown = sorted(holdout - seen)
+    if unknown:
+        raise DatasetError(f"{root}: no sequence {', '.join(unknown)} in "
+                           f"{'/'.join(listed)}; sequences: {', '.join(sorted(seen))}")
+    train = [p for s in train_splits for p in listed[s] if sequence_of(p[0]) not in holdout]
+    evaluate = [p for s in eval_splits for p in listed[s] if sequence_of(p[0]) in holdout]
+    if not train:
+        raise DatasetError(f"{root}: holding out {', '.join(sorted(holdout))} leaves no "
+                           f"training images in {'/'.join(train_splits)}")
+    return train, evaluate
+
+
 def _resolve(root, p):
     if os.path.isabs(p) and os.path.isfile(p):
         return p
@@ -115,8 +148,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
     Items are ``(image uint8 tensor 3xHxW, label int64 tensor HxW)`` after ``transform``.
     """
 
-    def __init__(self, root, split, num_classes, ignore_index, transform=None, cache=True):
-        self.pairs = find_pairs(root, split)
+    def __init__(self, root, split, num_classes, ignore_index, transform=None, cache=True,
+                 pairs=None):
+        # ``pairs`` (a list of (image, label) paths) replaces the split's own list.
+        self.pairs = list(pairs) if pairs is not None else find_pairs(root, split)
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.transform = transform

@@ -17,6 +17,8 @@
 
 Single process: ``segnet_train --config config/train_light.yaml --data DIR --out RUN``.
 Several GPUs or nodes: the same command under ``torchrun --nproc_per_node N``.
+Leave-one-sequence-out folds: ``--holdout 0001TP`` trains on the other sequences and scores
+on that one; ``--folds all`` runs every such fold and reports them side by side.
 """
 
 import argparse
@@ -31,9 +33,12 @@ import yaml
 from . import engine
 from . import plots
 from .datasets import DatasetError
+from .datasets import find_pairs
+from .datasets import fold_pairs
 from .datasets import load_classes
 from .datasets import median_frequency_weights
 from .datasets import SegmentationDataset
+from .datasets import sequence_of
 from .transforms import collate
 from .transforms import PairTransform
 from .. import modelfile
@@ -44,6 +49,7 @@ from ..nets import build_model
 DEFAULTS = {
     'architecture': 'segnet', 'width': 1.0,
     'classes': 'config/camvid.yaml', 'train_split': 'train', 'val_split': 'val',
+    'train_val': False, 'holdout': [],
     'cache': True,
     'input_size': [360, 480],
     'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
@@ -91,7 +97,30 @@ def load_config(path=None, overrides=()):
     for key in ('epochs', 'batch_size'):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise ConfigError(f'{key} must be a positive integer, got {cfg[key]!r}')
+    if isinstance(cfg['holdout'], str):
+        cfg['holdout'] = [s for s in cfg['holdout'].split(',') if s]
+    if not isinstance(cfg['holdout'], list) or \
+            not all(isinstance(s, str) and s for s in cfg['holdout']):
+        raise ConfigError(f"holdout must be a list of sequence names, got {cfg['holdout']!r}")
     return cfg
+
+
+def split_pairs(cfg, data_root):
+    """
+    Return (train pairs, evaluation pairs, name of the evaluation set) for ``cfg``.
+
+    Without ``holdout`` training uses the train split (plus val with ``train_val``) and
+    evaluation the val split. With ``holdout: [SEQ, ...]`` the listed sequences leave
+    training and all their frames, in train and val, are the evaluation set: a fold that
+    scores streets the model has never seen.
+    """
+    train_splits = [cfg['train_split']] + ([cfg['val_split']] if cfg['train_val'] else [])
+    if cfg['holdout']:
+        train, held = fold_pairs(data_root, train_splits, [cfg['train_split'], cfg['val_split']],
+                                 cfg['holdout'])
+        return train, held, 'holdout ' + '+'.join(cfg['holdout'])
+    train = [p for s in train_splits for p in find_pairs(data_root, s)]
+    return train, find_pairs(data_root, cfg['val_split']), cfg['val_split']
 
 
 def setup_distributed():
@@ -129,15 +158,18 @@ def make_schedule(cfg, optimizer, steps_per_epoch):
 
 
 def build_loaders(cfg, data_root, classes, rank, world):
-    """Return the train dataset, train loader and val loader."""
+    """Return the train dataset, train loader, val loader and the evaluation set's name."""
     ign = classes['ignore_index']
     k = classes['num_classes']
     train_tf = PairTransform(cfg['mean'], cfg['std'], ign, scale=cfg['scale'], crop=cfg['crop'],
                              flip=cfg['flip'], jitter=cfg['jitter'], resize=cfg['input_size'])
     val_tf = PairTransform(cfg['mean'], cfg['std'], ign, resize=cfg['input_size'],
                            resize_label=False)
-    train = SegmentationDataset(data_root, cfg['train_split'], k, ign, train_tf, cfg['cache'])
-    val = SegmentationDataset(data_root, cfg['val_split'], k, ign, val_tf, cfg['cache'])
+    train_pairs, val_pairs, val_name = split_pairs(cfg, data_root)
+    train = SegmentationDataset(data_root, cfg['train_split'], k, ign, train_tf, cfg['cache'],
+                                pairs=train_pairs)
+    val = SegmentationDataset(data_root, cfg['val_split'], k, ign, val_tf, cfg['cache'],
+                              pairs=val_pairs)
     sampler = torch.utils.data.distributed.DistributedSampler(
         train, world, rank, shuffle=True, seed=cfg['seed'], drop_last=True) \
         if world > 1 else None
@@ -157,7 +189,7 @@ def build_loaders(cfg, data_root, classes, rank, world):
     val_loader = torch.utils.data.DataLoader(
         val, batch_size=max(1, cfg['batch_size'] // 2), sampler=val_sampler,
         num_workers=cfg['workers'], collate_fn=collate)
-    return train, loader, val_loader
+    return train, loader, val_loader, val_name
 
 
 def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
@@ -166,7 +198,8 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     classes = load_classes(cfg['classes'])
     cfg = dict(cfg, ignore_index=classes['ignore_index'], data=os.path.abspath(data_root))
     torch.manual_seed(cfg['seed'])
-    train_set, loader, val_loader = build_loaders(cfg, data_root, classes, rank, world)
+    train_set, loader, val_loader, val_name = build_loaders(cfg, data_root, classes, rank,
+                                                            world)
     k = classes['num_classes']
     if cfg['class_weighting'].startswith('median_frequency'):
         w = median_frequency_weights((train_set.load(i)[1] for i in range(len(train_set))), k)
@@ -223,7 +256,9 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
             yaml.safe_dump(cfg, f, sort_keys=True)
         _log(f"training {cfg['architecture']} x{cfg['width']} "
              f'({sum(p.numel() for p in net.parameters()):,} parameters) on {device}, '
-             f'{world} process(es), {len(train_set)} images, class weights '
+             f'{world} process(es), {len(train_set)} images '
+             f'({_by_sequence(train_set.pairs)}), scored on {val_name} '
+             f'({len(val_loader.dataset)} images), class weights '
              f'{[round(float(v), 4) for v in w]}')
     info = modelfile.default_info(
         cfg['architecture'], k, width=float(cfg['width']),
@@ -252,7 +287,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
                      f" s\n{format_table(res, classes['class_names'])}")
                 if res['miou'] > best:
                     best = res['miou']
-                    info.metrics = {'split': cfg['val_split'], 'epoch': epoch + 1,
+                    info.metrics = {'split': val_name, 'epoch': epoch + 1,
                                     **{key: round(res[key], 4) for key in
                                        ('global_acc', 'class_acc', 'miou', 'bf')},
                                     'ious': [round(v, 4) for v in res['ious']]}
@@ -282,6 +317,73 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     return best, history
 
 
+def _by_sequence(pairs):
+    counts = {}
+    for img, _ in pairs:
+        counts[sequence_of(img)] = counts.get(sequence_of(img), 0) + 1
+    return ', '.join(f'{s} {n}' for s, n in sorted(counts.items()))
+
+
+def sequences(cfg, data_root):
+    """Return the sorted sequence names of the train and val splits (the possible folds)."""
+    names = set()
+    for split in (cfg['train_split'], cfg['val_split']):
+        names.update(sequence_of(img) for img, _ in find_pairs(data_root, split))
+    return sorted(names)
+
+
+FOLD_KEYS = ('global_acc', 'class_acc', 'miou', 'bf')
+
+
+def run_folds(cfg, data_root, out_dir, folds, stop_after=None, init=None):
+    """
+    Train one model per held-out sequence into ``out_dir/holdout_<SEQ>``; return the table.
+
+    Each fold reports its last epoch's scores on the held-out sequence (no model selection
+    on the sequence it is scored on) and, apart, the best epoch's. The rows are written to
+    ``out_dir/folds.json``.
+    """
+    if folds == ['all']:
+        folds = sequences(cfg, data_root)
+    rows = []
+    for seq in folds:
+        fold_cfg = dict(cfg, holdout=[seq])
+        fold_dir = os.path.join(out_dir, f'holdout_{seq}')
+        train_pairs, held, _ = split_pairs(fold_cfg, data_root)
+        _log(f'fold: hold out {seq} ({len(held)} images), train on {len(train_pairs)}')
+        best, history = train(fold_cfg, data_root, fold_dir, stop_after=stop_after, init=init)
+        scored = [h for h in history if 'miou' in h]
+        last = scored[-1] if scored else {}
+        rows.append({'holdout': seq, 'train_images': len(train_pairs),
+                     'eval_images': len(held), 'epochs': len(history),
+                     **{k: last.get(k) for k in FOLD_KEYS},
+                     'best_miou': best,
+                     'best_epoch': max(scored, key=lambda h: h['miou'])['epoch']
+                     if scored else None})
+    if engine.is_main_process():
+        os.makedirs(out_dir, exist_ok=True)
+        with open(os.path.join(out_dir, 'folds.json'), 'w') as f:
+            json.dump(rows, f, indent=1)
+        _log(format_folds(rows))
+    return rows
+
+
+def format_folds(rows):
+    """Return the per-fold table (percentages; scores of each fold's last epoch)."""
+    lines = [f"{'held out':<10} {'train':>5} {'eval':>5} {'epochs':>6} {'G':>6} {'C':>6} "
+             f"{'mIoU':>6} {'BF':>6}  best mIoU (epoch)"]
+    for r in rows:
+        vals = ' '.join(f'{100 * r[k]:6.1f}' if r[k] is not None else f"{'-':>6}"
+                        for k in FOLD_KEYS)
+        lines.append(f"{r['holdout']:<10} {r['train_images']:>5} {r['eval_images']:>5} "
+                     f"{r['epochs']:>6} {vals}  {100 * r['best_miou']:.1f} "
+                     f"({r['best_epoch']})")
+    if len(rows) > 1:
+        mean = ' '.join(f'{100 * np.mean([r[k] for r in rows]):6.1f}' for k in FOLD_KEYS)
+        lines.append(f"{'mean':<10} {'':>5} {'':>5} {'':>6} {mean}")
+    return '\n'.join(lines)
+
+
 def _log(msg):
     if engine.is_main_process():
         print(msg, flush=True)
@@ -299,6 +401,14 @@ def get_args_parser():
     p.add_argument('--epochs', type=int, help='override the number of epochs')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='override any config key (YAML value), repeatable')
+    p.add_argument('--holdout', action='append', default=[], metavar='SEQ',
+                   help='hold this video sequence out of training and score on all its '
+                   'frames (CamVid: 0001TP, 0006R0, 0016E5), repeatable')
+    p.add_argument('--folds', metavar='SEQ,SEQ|all',
+                   help='run one leave-one-sequence-out fold per listed sequence (all: every '
+                   'sequence of train and val) into OUT/holdout_SEQ; writes OUT/folds.json')
+    p.add_argument('--threads', type=int,
+                   help='torch intra-op threads (default: torch chooses)')
     p.add_argument('--stop-after', type=int, help=argparse.SUPPRESS)
     return p
 
@@ -306,11 +416,23 @@ def get_args_parser():
 def main(argv=None):
     """Entry point; returns the process exit code."""
     args = get_args_parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         overrides = list(args.set) + ([f'epochs={args.epochs}'] if args.epochs else [])
         cfg = load_config(args.config, overrides)
+        if args.holdout:
+            # Not through YAML: a sequence name such as 0123 would become a number.
+            cfg['holdout'] = [s for item in args.holdout for s in item.split(',') if s]
         if args.resume and not os.path.isfile(args.resume):
             raise ConfigError(f'{args.resume}: no such checkpoint to resume from')
+        if args.folds:
+            if args.resume or args.holdout:
+                raise ConfigError('--folds runs whole folds: leave out --resume and --holdout '
+                                  '(resume a fold with --holdout SEQ --out OUT/holdout_SEQ)')
+            run_folds(cfg, args.data, args.out, args.folds.split(','), args.stop_after,
+                      args.init)
+            return 0
         best, _ = train(cfg, args.data, args.out, args.resume, args.stop_after, args.init)
     except (ConfigError, DatasetError, modelfile.ModelFileError) as e:
         print(f'segnet_train: error: {e}', file=sys.stderr)
