@@ -170,6 +170,9 @@ def build_loaders(cfg, data_root, classes, rank, world):
                                 pairs=train_pairs)
     val = SegmentationDataset(data_root, cfg['val_split'], k, ign, val_tf, cfg['cache'],
                               pairs=val_pairs)
+    # Every file is checked now, so that a bad one stops the run before its first epoch.
+    train.check()
+    val.check()
     sampler = torch.utils.data.distributed.DistributedSampler(
         train, world, rank, shuffle=True, seed=cfg['seed'], drop_last=True) \
         if world > 1 else None
