@@ -58,6 +58,7 @@ DEFAULTS = {
     'scheduler': 'constant', 'warmup_epochs': 0,
     'class_weighting': 'median_frequency', 'loss_norm': 'valid_pixels',
     'scale': [1.0, 1.0], 'crop': None, 'flip': False, 'jitter': 0.0,
+    'brightness': None, 'gamma': [1.0, 1.0],
     'amp': True, 'cpu_bf16': False, 'channels_last': False, 'seed': 0, 'val_every': 1,
     'boundary_f1': True, 'progress': True,
 }
@@ -162,7 +163,8 @@ def build_loaders(cfg, data_root, classes, rank, world):
     ign = classes['ignore_index']
     k = classes['num_classes']
     train_tf = PairTransform(cfg['mean'], cfg['std'], ign, scale=cfg['scale'], crop=cfg['crop'],
-                             flip=cfg['flip'], jitter=cfg['jitter'], resize=cfg['input_size'])
+                             flip=cfg['flip'], jitter=cfg['jitter'], resize=cfg['input_size'],
+                             brightness=cfg['brightness'], gamma=cfg['gamma'])
     val_tf = PairTransform(cfg['mean'], cfg['std'], ign, resize=cfg['input_size'],
                            resize_label=False)
     train_pairs, val_pairs, val_name = split_pairs(cfg, data_root)
