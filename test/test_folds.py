@@ -148,7 +148,7 @@ def test_folds_train_one_model_per_sequence(data, tmp_path, capsys):
         assert r['epochs'] == 2 and 1 <= r['best_epoch'] <= 2
         for k in ('global_acc', 'class_acc', 'miou', 'bf'):
             assert 0.0 <= r[k] <= 1.0
-        assert r['best_miou'] >= r['miou']
+        assert r['select_on'] == 'miou' and r['best'] >= r['miou']
         hist = json.loads((out / f"holdout_{r['holdout']}" / 'history.json').read_text())
         assert hist[-1]['miou'] == r['miou']      # the last epoch's score, not the best's
     table = log[log.index('held out'):]

@@ -44,6 +44,7 @@ from .transforms import PairTransform
 from .. import modelfile
 from ..metrics import format_table
 from ..nets import build_model
+from ..nets import he_init
 
 # Every key a config may set, with its default (the paper's SegNet recipe).
 DEFAULTS = {
@@ -55,6 +56,8 @@ DEFAULTS = {
     'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225],
     'epochs': 100, 'batch_size': 4, 'workers': 2,
     'optimizer': 'sgd', 'lr': 1e-3, 'momentum': 0.9, 'weight_decay': 5e-4,
+    'decay_exempt': 'bias_and_bn_shift', 'weight_init': 'msra', 'dropout': 0.0, 'lrn': 'raw',
+    'select_on': 'miou', 'recompute_bn': False,
     'scheduler': 'constant', 'warmup_epochs': 0,
     'class_weighting': 'median_frequency', 'loss_norm': 'valid_pixels',
     'scale': [1.0, 1.0], 'crop': None, 'flip': False, 'jitter': 0.0,
@@ -64,7 +67,10 @@ DEFAULTS = {
 }
 CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
            'class_weighting': ('median_frequency', 'median_frequency_sqrt', 'none'),
-           'loss_norm': ('valid_pixels', 'weights')}
+           'loss_norm': ('valid_pixels', 'weights'),
+           'decay_exempt': ('bias_and_bn_shift', 'all_1d', 'none'),
+           'weight_init': ('msra', 'pytorch'), 'lrn': ('raw', 'normalised'),
+           'select_on': ('miou', 'global_acc', 'class_acc')}
 
 
 class ConfigError(ValueError):
@@ -158,6 +164,54 @@ def make_schedule(cfg, optimizer, steps_per_epoch):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def param_groups(net, cfg):
+    """
+    Return optimiser parameter groups with and without weight decay.
+
+    ``decay_exempt``: ``bias_and_bn_shift`` exempts conv biases and BatchNorm shifts (Caffe's
+    ``decay_mult: 0`` in the SegNet prototxts; BatchNorm scales still decay), ``all_1d``
+    every bias and BatchNorm parameter, ``none`` nothing.
+    """
+    mode = cfg['decay_exempt']
+    decay, no_decay = [], []
+    for m in net.modules():
+        for name, p in m.named_parameters(recurse=False):
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                exempt = mode == 'all_1d' or (mode == 'bias_and_bn_shift' and name == 'bias')
+            else:
+                exempt = mode != 'none' and p.ndim <= 1
+            (no_decay if exempt else decay).append(p)
+    return [{'params': decay, 'weight_decay': cfg['weight_decay']},
+            {'params': no_decay, 'weight_decay': 0.0}]
+
+
+def make_model(cfg, num_classes):
+    """Build the configured network (untrained; He-initialised with ``weight_init: msra``)."""
+    model = build_model(cfg['architecture'], num_classes, cfg['width'], dropout=cfg['dropout'],
+                        lrn=cfg['lrn'], mean=cfg['mean'], std=cfg['std'])
+    return he_init(model) if cfg['weight_init'] == 'msra' else model
+
+
+class ShardSampler(torch.utils.data.Sampler):
+    """
+    Every ``world``-th index from ``rank``: each item in exactly one process, none padded.
+
+    ``DistributedSampler`` pads the last round with repeats so that every process gets as
+    many items, which would score some validation images twice.
+    """
+
+    def __init__(self, n, rank, world):
+        self.indices = list(range(rank, n, world))
+
+    def __iter__(self):
+        """Yield this process's indices in order."""
+        return iter(self.indices)
+
+    def __len__(self):
+        """Return how many indices this process gets."""
+        return len(self.indices)
+
+
 def build_loaders(cfg, data_root, classes, rank, world):
     """Return the train dataset, train loader, val loader and the evaluation set's name."""
     ign = classes['ignore_index']
@@ -178,8 +232,7 @@ def build_loaders(cfg, data_root, classes, rank, world):
     sampler = torch.utils.data.distributed.DistributedSampler(
         train, world, rank, shuffle=True, seed=cfg['seed'], drop_last=True) \
         if world > 1 else None
-    val_sampler = torch.utils.data.distributed.DistributedSampler(
-        val, world, rank, shuffle=False) if world > 1 else None
+    val_sampler = ShardSampler(len(val), rank, world) if world > 1 else None
 
     def reseed(worker_id):
         # Each worker gets its own stream derived from the loader's (seed, epoch) generator.
@@ -195,6 +248,16 @@ def build_loaders(cfg, data_root, classes, rank, world):
         val, batch_size=max(1, cfg['batch_size'] // 2), sampler=val_sampler,
         num_workers=cfg['workers'], collate_fn=collate)
     return train, loader, val_loader, val_name
+
+
+def bn_loader(cfg, train_set):
+    """Return a loader of the training images without augmentation (BatchNorm statistics)."""
+    tf = PairTransform(cfg['mean'], cfg['std'], cfg['ignore_index'], resize=cfg['input_size'])
+    ds = SegmentationDataset(None, None, train_set.num_classes, train_set.ignore_index, tf,
+                             cache=False, pairs=train_set.pairs)
+    ds._cache = train_set._cache  # share the decoded images when the training set caches
+    return torch.utils.data.DataLoader(ds, batch_size=cfg['batch_size'], collate_fn=collate,
+                                       num_workers=0)
 
 
 def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
@@ -214,7 +277,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     else:
         w = np.ones(k)
     weight = torch.tensor(w, dtype=torch.float32, device=device)
-    model = build_model(cfg['architecture'], k, cfg['width']).to(device)
+    model = make_model(cfg, k).to(device)
     if init:
         # Start from the weights of a model file (a second training cycle, fine-tuning).
         start, start_info = modelfile.load_model_file(init)
@@ -233,12 +296,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == 'cuda' else None)
     net = model.module if world > 1 else model
-    decay, no_decay = [], []
-    for p in net.parameters():
-        (no_decay if p.ndim <= 1 else decay).append(p)
-    groups = [{'params': decay, 'weight_decay': cfg['weight_decay']},
-              {'params': no_decay, 'weight_decay': 0.0 if cfg['optimizer'] == 'adamw'
-               else cfg['weight_decay']}]
+    groups = param_groups(net, cfg)
     if cfg['optimizer'] == 'sgd':
         optimizer = torch.optim.SGD(groups, lr=cfg['lr'], momentum=cfg['momentum'])
     else:
@@ -254,7 +312,8 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         scheduler.load_state_dict(state['scheduler'])
         scaler.load_state_dict(state['scaler'])
         start_epoch, best, history = state['epoch'], state['best'], state['history']
-        _log(f'resumed from {resume} at epoch {start_epoch}, best mIoU {best:.4f}')
+        _log(f"resumed from {resume} at epoch {start_epoch}, best {cfg['select_on']} "
+             f'{best:.4f}')
     os.makedirs(out_dir, exist_ok=True)
     if rank == 0:
         with open(os.path.join(out_dir, 'config.yaml'), 'w') as f:
@@ -270,6 +329,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         class_names=classes['class_names'], class_colors=classes['class_colors'],
         ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
         mean=list(cfg['mean']), std=list(cfg['std']))
+    bn_batches = bn_loader(cfg, train_set) if cfg['recompute_bn'] else None
     for epoch in range(start_epoch, cfg['epochs']):
         # The epoch alone fixes shuffling and augmentation, so a resumed run repeats them.
         epoch_seed = cfg['seed'] * 100003 + epoch
@@ -282,17 +342,24 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         row = {'epoch': epoch + 1, **stats}
         last = epoch + 1 == cfg['epochs']
         if (epoch + 1) % cfg['val_every'] == 0 or last:
+            if bn_batches is not None:
+                # As the paper: statistics of the training set (every process takes the
+                # whole set, so that all hold the same), not the running averages.
+                engine.recompute_bn(net, bn_batches, device)
+                info.bn_statistics = f'recomputed on the {len(train_set)} training images'
             res, mat = engine.evaluate(net, val_loader, k, classes['ignore_index'], device,
                                        cfg['amp'], cfg['boundary_f1'])
-            row.update({key: res[key] for key in ('global_acc', 'class_acc', 'miou', 'bf')})
+            row.update({key: res[key] for key in ('global_acc', 'class_acc', 'miou', 'bf',
+                                                  'pixels', 'images')})
             row['ious'] = res['ious']
             if rank == 0:
                 _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
                      f"{stats['images_per_s']:.1f} img/s, data wait {stats['data_wait_s']:.1f}"
                      f" s\n{format_table(res, classes['class_names'])}")
-                if res['miou'] > best:
-                    best = res['miou']
+                if res[cfg['select_on']] > best:
+                    best = res[cfg['select_on']]
                     info.metrics = {'split': val_name, 'epoch': epoch + 1,
+                                    'selected_on': cfg['select_on'],
                                     **{key: round(res[key], 4) for key in
                                        ('global_acc', 'class_acc', 'miou', 'bf')},
                                     'ious': [round(v, 4) for v in res['ious']]}
@@ -362,8 +429,8 @@ def run_folds(cfg, data_root, out_dir, folds, stop_after=None, init=None):
         rows.append({'holdout': seq, 'train_images': len(train_pairs),
                      'eval_images': len(held), 'epochs': len(history),
                      **{k: last.get(k) for k in FOLD_KEYS},
-                     'best_miou': best,
-                     'best_epoch': max(scored, key=lambda h: h['miou'])['epoch']
+                     'select_on': cfg['select_on'], 'best': best,
+                     'best_epoch': max(scored, key=lambda h: h[cfg['select_on']])['epoch']
                      if scored else None})
     if engine.is_main_process():
         os.makedirs(out_dir, exist_ok=True)
@@ -376,12 +443,12 @@ def run_folds(cfg, data_root, out_dir, folds, stop_after=None, init=None):
 def format_folds(rows):
     """Return the per-fold table (percentages; scores of each fold's last epoch)."""
     lines = [f"{'held out':<10} {'train':>5} {'eval':>5} {'epochs':>6} {'G':>6} {'C':>6} "
-             f"{'mIoU':>6} {'BF':>6}  best mIoU (epoch)"]
+             f"{'mIoU':>6} {'BF':>6}  best (epoch)"]
     for r in rows:
         vals = ' '.join(f'{100 * r[k]:6.1f}' if r[k] is not None else f"{'-':>6}"
                         for k in FOLD_KEYS)
         lines.append(f"{r['holdout']:<10} {r['train_images']:>5} {r['eval_images']:>5} "
-                     f"{r['epochs']:>6} {vals}  {100 * r['best_miou']:.1f} "
+                     f"{r['epochs']:>6} {vals}  {r['select_on']} {100 * r['best']:.1f} "
                      f"({r['best_epoch']})")
     if len(rows) > 1:
         mean = ' '.join(f'{100 * np.mean([r[k] for r in rows]):6.1f}' for k in FOLD_KEYS)
@@ -448,7 +515,8 @@ def main(argv=None):
         return 130
     if int(os.environ.get('RANK', '0')) == 0:
         best_file = os.path.join(args.out, 'best.safetensors')
-        print(f'best val mIoU {100 * best:.2f}; model file {best_file}')
+        print(f"best {cfg['select_on']} {100 * best:.2f} (selection metric); model file "
+              f'{best_file}')
     return 0
 
 
