@@ -96,7 +96,7 @@ def main(argv=None):
             data = os.path.join(tmp, 'data')
             fake_dataset(data)
         rows = [measure(c, data, args.steps, device) for c in
-                ('config/train_light.yaml', 'config/train_segnet_paper.yaml')]
+                ('config/train_light.yaml', 'config/train_segnet_tutorial.yaml')]
     print(f'{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'{args.steps} steps each')
     print(f"{'config':<34}{'model':>16}{'batch':>7}{'crop':>10}{'img/s':>8}{'data wait':>11}")

@@ -16,7 +16,7 @@
 Time epochs of the paper's SegNet on CamVid train with segnet_train's own code, on the GPU.
 
 ``segnet_ros.training.train.train`` runs as ``segnet_train --config
-config/train_segnet_paper.yaml`` would (full SegNet, 360x480, batch 4, SGD, median
+config/train_segnet_tutorial.yaml`` would (full SegNet, 360x480, batch 4, SGD, median
 frequency balancing, fp16 autocast on CUDA, 4 loader workers), stopped after
 ``--epochs`` epochs (no validation falls in them: the config validates every 10th); the
 first epoch includes cuDNN's and the allocator's warm-up. Then, for comparison, a plain
@@ -135,7 +135,8 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--data', help='CamVid-layout folder (train/, trainannot/)')
     src.add_argument('--tar', help='the tar written by benchmarks/gpu_carry.py')
-    p.add_argument('--config', default=os.path.join(ROOT, 'config', 'train_segnet_paper.yaml'))
+    p.add_argument('--config',
+                   default=os.path.join(ROOT, 'config', 'train_segnet_tutorial.yaml'))
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                    help='config override, as segnet_train --set (tiny CPU smoke runs)')
     p.add_argument('--epochs', type=int, default=2)

@@ -65,6 +65,7 @@ class ModelInfo:
     metrics: dict = dataclasses.field(default_factory=dict)  # validation figures
     training: dict = None       # training settings (segnet_train)
     bn_statistics: str = None   # where BatchNorm statistics were recomputed (segnet_export)
+    net_options: dict = None    # build options that change inference, e.g. {'lrn': 'raw'}
     extra: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -100,6 +101,18 @@ def save_model_file(path, model, info):
     if not isinstance(info, ModelInfo):
         raise TypeError(f'info must be a ModelInfo (see default_info), got {type(info).__name__}')
     values = info.to_dict()
+    options = getattr(model, 'net_options', None)
+    if options:
+        # The model says how it was built (e.g. where SegNet-Basic's LRN acts).
+        values['net_options'] = dict(options)
+        stem = getattr(model, 'stem', None)
+        if options.get('lrn') == 'raw' and not (
+                torch.allclose(stem.mean.flatten().cpu(), torch.tensor(info.mean)) and
+                torch.allclose(stem.std.flatten().cpu(), torch.tensor(info.std))):
+            raise ModelFileError(f'{path}: the model de-normalises its input with mean '
+                                 f'{stem.mean.flatten().tolist()} and std '
+                                 f'{stem.std.flatten().tolist()}, the metadata says '
+                                 f'{info.mean} and {info.std}')
     _check_info(values, path)
     header = {k: json.dumps(v) for k, v in values.items()}
     header['format'] = FORMAT
@@ -120,7 +133,10 @@ def load_model_file(path, device='cpu'):
     """Return ``(model, info)``: the model in eval mode on ``device`` and its metadata."""
     info, tensors = _open(path, with_tensors=True)
     try:
-        model = build_model(info.architecture, int(info.num_classes), float(info.width))
+        # SegNet-Basic files written before net_options fed the LRN normalised input.
+        lrn = (info.net_options or {}).get('lrn', 'normalised')
+        model = build_model(info.architecture, int(info.num_classes), float(info.width),
+                            lrn=lrn, mean=info.mean, std=info.std)
     except ValueError as e:
         raise ModelFileError(f'{path}: {e}') from None
     expected = model.state_dict()

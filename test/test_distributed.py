@@ -27,7 +27,8 @@ from segnet_ros import modelfile
 
 def make_dataset(root):
     rng = np.random.default_rng(0)
-    for split, n in (('train', 8), ('val', 4)):
+    # 5 val images over 2 processes: a padding sampler would score one of them twice.
+    for split, n in (('train', 8), ('val', 5)):
         os.makedirs(root / split)
         os.makedirs(root / f'{split}annot')
         for i in range(n):
@@ -57,9 +58,11 @@ def test_torchrun_two_processes_train_and_checkpoint(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert '2 process(es)' in proc.stdout
     # Only rank 0 reports and writes.
-    assert proc.stdout.count('best val mIoU') == 1
+    assert proc.stdout.count('(selection metric)') == 1
     history = json.loads((out / 'history.json').read_text())
     assert [h['epoch'] for h in history] == [1, 2]
+    # Each val image scored exactly once, across both processes.
+    assert history[-1]['images'] == 5 and history[-1]['pixels'] == 5 * 32 * 48
     # 8 images over 2 processes at batch 2: each process runs 2 steps an epoch.
     state = modelfile.load_state(str(out / 'last.ckpt'))
     assert state['scheduler']['last_epoch'] == 4

@@ -310,6 +310,25 @@ def test_jitter_changes_only_the_image():
     assert denorm(out_img).min() >= -1e-3 and denorm(out_img).max() <= 255 + 1e-3
 
 
+def test_dusk_brightness_and_gamma_darken_only_the_image():
+    img, lbl = sample_pair()
+    img = torch.full_like(img, 128)
+    tf = PairTransform(MEAN, STD, IGN, gamma=(1.5, 2.0))
+    for seed in range(5):
+        tf.generator.manual_seed(seed)
+        out_img, out_lbl = tf(img, lbl)
+        assert torch.equal(out_lbl, lbl)
+        v = denorm(out_img)
+        assert torch.allclose(v, v.flatten()[0], atol=1e-3)      # one curve for the image
+        assert 255 * (128 / 255) ** 2.0 - 1e-3 <= float(v.flatten()[0]) <= \
+            255 * (128 / 255) ** 1.5 + 1e-3
+    tf = PairTransform(MEAN, STD, IGN, brightness=(0.3, 0.6))
+    for seed in range(5):
+        tf.generator.manual_seed(seed)
+        v = denorm(tf(img, lbl)[0])
+        assert 128 * 0.3 - 1e-3 <= float(v.min()) and float(v.max()) <= 128 * 0.6 + 1e-3
+
+
 def test_same_seed_same_output():
     img, lbl = sample_pair()
     kw = {'scale': (0.6, 1.5), 'crop': (24, 32), 'flip': True, 'jitter': 0.3}

@@ -16,7 +16,8 @@
 
 from .factory import ARCHITECTURES
 from .factory import build_model
+from .segnet import he_init
 from .segnet import SegNet
 from .segnet import SegNetBasic
 
-__all__ = ['ARCHITECTURES', 'build_model', 'SegNet', 'SegNetBasic']
+__all__ = ['ARCHITECTURES', 'build_model', 'he_init', 'SegNet', 'SegNetBasic']

@@ -14,6 +14,8 @@
 
 """Build a SegNet variant by name."""
 
+from .segnet import IMAGENET_MEAN
+from .segnet import IMAGENET_STD
 from .segnet import SegNet
 from .segnet import SegNetBasic
 
@@ -25,8 +27,15 @@ ARCHITECTURES = {
 }
 
 
-def build_model(name, num_classes, width=1.0, in_channels=3):
-    """Return an untrained model; unknown names fail with the list of valid ones."""
+def build_model(name, num_classes, width=1.0, in_channels=3, dropout=0.0, lrn='raw',
+                mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """
+    Return an untrained model; unknown names fail with the list of valid ones.
+
+    ``dropout`` is training-only dropout at the end of the deeper layers (non-Bayesian
+    models); ``lrn`` ('raw' or 'normalised'), ``mean`` and ``std`` set where SegNet-Basic's
+    input LRN acts (see ``SegNetBasic``) and are ignored by the other architectures.
+    """
     try:
         cls, bayesian = ARCHITECTURES[name]
     except KeyError:
@@ -36,4 +45,6 @@ def build_model(name, num_classes, width=1.0, in_channels=3):
         raise ValueError(f'num_classes must be an integer in 1..255, got {num_classes!r}')
     if not (0.0 < float(width) <= 4.0):
         raise ValueError(f'width must be in (0, 4], got {width!r}')
-    return cls(num_classes, width=float(width), bayesian=bayesian, in_channels=in_channels)
+    kw = {'lrn': lrn, 'mean': mean, 'std': std} if cls is SegNetBasic else {}
+    return cls(num_classes, width=float(width), bayesian=bayesian, in_channels=in_channels,
+               train_dropout=float(dropout), **kw)

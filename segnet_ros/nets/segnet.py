@@ -28,6 +28,9 @@ import torch.nn.functional as F
 
 # VGG16 conv widths per encoder block; the decoder mirrors them.
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+LRN_INPUTS = ('raw', 'normalised')
 
 
 def scaled(channels, width):
@@ -62,6 +65,47 @@ def max_unpool(x, indices, size):
     return out.view(n, c, size[0], size[1])
 
 
+@torch.no_grad()
+def he_init(model):
+    """
+    Initialise every conv as the SegNet prototxts do (Caffe ``msra`` filler); return ``model``.
+
+    Weights are drawn from N(0, 2 / fan_in) with fan_in = in_channels x kernel area (He et
+    al.), biases start at zero. BatchNorm keeps scale 1 and shift 0.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode='fan_in', nonlinearity='relu')
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+class RawPixelLRN(nn.Module):
+    """
+    Local response normalisation on raw 0..255 pixels, as SegNet-Basic's Caffe model applies it.
+
+    The network is fed normalised input ``(x / 255 - mean) / std``; this layer undoes that,
+    normalises across channels on the 0..255 values (where it has an effect: on normalised
+    input it is within 0.02% of the identity) and normalises the result again, so that the
+    first conv sees the scale it would without the layer.
+    """
+
+    def __init__(self, mean, std, size=5, alpha=1e-4, beta=0.75):
+        super().__init__()
+        self.lrn = nn.LocalResponseNorm(size, alpha=alpha, beta=beta)
+        # Not persistent: the model file's metadata holds mean and std.
+        self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+        self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+
+    def forward(self, x):
+        """Return the normalised input after LRN on its raw pixel values."""
+        raw = (x * self.std + self.mean) * 255
+        return (self.lrn(raw) / 255 - self.mean) / self.std
+
+
 class MCDropout(nn.Dropout):
     """Dropout that stays on while Monte Carlo sampling, even in eval mode."""
 
@@ -74,6 +118,9 @@ class MCDropout(nn.Dropout):
 
 class _EncoderDecoder(nn.Module):
     """Shared forward: encode with index-keeping pools, decode with index unpooling."""
+
+    # Build options that change what the model computes at inference (model files keep them).
+    net_options = None
 
     def forward(self, x):
         """Return per-class logits (N, K, H, W) at the input size."""
@@ -130,8 +177,15 @@ class _EncoderDecoder(nn.Module):
         return any(isinstance(m, MCDropout) for m in self.modules())
 
 
-def _dropouts(flags, p):
-    return nn.ModuleList(MCDropout(p) if f else nn.Identity() for f in flags)
+def _dropouts(flags, p, bayesian, train_p):
+    """Monte Carlo dropout for Bayesian models, else plain dropout of ``train_p`` or none."""
+    if bayesian and train_p:
+        raise ValueError('a Bayesian model already drops out; leave its dropout option at 0')
+    if not 0.0 <= train_p < 1.0:
+        raise ValueError(f'dropout must be in [0, 1), got {train_p!r}')
+    return nn.ModuleList(
+        (MCDropout(p) if bayesian else nn.Dropout(train_p)) if f and (bayesian or train_p)
+        else nn.Identity() for f in flags)
 
 
 class SegNet(_EncoderDecoder):
@@ -144,6 +198,9 @@ class SegNet(_EncoderDecoder):
         bayesian: add dropout p=0.5 after pools 3-5 and at the end of decoder blocks 5-3,
             as in Bayesian SegNet, for Monte Carlo sampling with ``mc_predict``.
         in_channels: input channels.
+        dropout: probability of the Bayesian dropout layers.
+        train_dropout: in a non-Bayesian model, ordinary dropout (training only) of this
+            probability at the same places, the end of the deeper layers (paper section 4).
 
     For example::
         >>> net = SegNet(11, width=0.25).eval()
@@ -152,7 +209,8 @@ class SegNet(_EncoderDecoder):
 
     """
 
-    def __init__(self, num_classes, width=1.0, bayesian=False, in_channels=3, dropout=0.5):
+    def __init__(self, num_classes, width=1.0, bayesian=False, in_channels=3, dropout=0.5,
+                 train_dropout=0.0):
         super().__init__()
         self.in_channels = in_channels
         self.stem = nn.Identity()
@@ -180,8 +238,9 @@ class SegNet(_EncoderDecoder):
             decoder.append(nn.Sequential(*layers))
         self.decoder = nn.ModuleList(decoder)
         self.classifier = nn.Conv2d(cin, num_classes, 3, padding=1)
-        self.encoder_dropout = _dropouts([False, False, bayesian, bayesian, bayesian], dropout)
-        self.decoder_dropout = _dropouts([bayesian, bayesian, bayesian, False, False], dropout)
+        deep = [False, False, True, True, True]
+        self.encoder_dropout = _dropouts(deep, dropout, bayesian, train_dropout)
+        self.decoder_dropout = _dropouts(deep[::-1], dropout, bayesian, train_dropout)
 
 
 class SegNetBasic(_EncoderDecoder):
@@ -189,22 +248,31 @@ class SegNetBasic(_EncoderDecoder):
     SegNet-Basic: 4 encoders of 7x7 conv+BN+ReLU, 4 decoders of 7x7 conv+BN, 1x1 classifier.
 
     The input passes through local response normalisation (size 5, alpha 1e-4, beta 0.75)
-    as in the paper's tutorial model. ``bayesian`` puts dropout after pools 3-4 and at the
-    end of decoder blocks 4-3.
+    as in the paper's tutorial model: with ``lrn='raw'`` on the raw 0..255 pixels as there
+    (the input is de-normalised with ``mean`` and ``std`` for it), with ``'normalised'`` on
+    the normalised input, where it does next to nothing (models trained before the option).
+    ``bayesian`` puts dropout after pools 3-4 and at the end of decoder blocks 4-3;
+    ``train_dropout`` puts ordinary dropout there in a non-Bayesian model.
     """
 
     def __init__(self, num_classes, width=1.0, bayesian=False, in_channels=3, dropout=0.5,
-                 depth=4):
+                 depth=4, train_dropout=0.0, lrn='raw', mean=IMAGENET_MEAN, std=IMAGENET_STD):
         super().__init__()
         self.in_channels = in_channels
-        self.stem = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+        if lrn not in LRN_INPUTS:
+            raise ValueError(f"lrn must be one of {', '.join(LRN_INPUTS)}, got {lrn!r}")
+        if lrn == 'raw' and not (len(mean) == len(std) == in_channels):
+            raise ValueError(f'lrn raw needs {in_channels} means and stds')
+        self.stem = RawPixelLRN(mean, std) if lrn == 'raw' else \
+            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+        self.net_options = {'lrn': lrn}
         c = scaled(64, width)
         self.encoder = nn.ModuleList(
             conv_bn_relu(in_channels if i == 0 else c, c, 7) for i in range(depth))
         self.decoder = nn.ModuleList(conv_bn_relu(c, c, 7, relu=False) for _ in range(depth))
         self.classifier = nn.Conv2d(c, num_classes, 1)
         half = depth // 2
-        self.encoder_dropout = _dropouts([bayesian and i >= half for i in range(depth)],
-                                         dropout)
-        self.decoder_dropout = _dropouts([bayesian and i < half for i in range(depth)],
-                                         dropout)
+        self.encoder_dropout = _dropouts([i >= half for i in range(depth)], dropout, bayesian,
+                                         train_dropout)
+        self.decoder_dropout = _dropouts([i < half for i in range(depth)], dropout, bayesian,
+                                         train_dropout)

@@ -71,7 +71,9 @@ def find_pairs(root, split):
     else:
         img_dir, lbl_dir = os.path.join(root, split), os.path.join(root, f'{split}annot')
         if not os.path.isdir(img_dir) or not os.path.isdir(lbl_dir):
-            raise DatasetError(f'{root}: no {split}.txt and no {split}/ + {split}annot/ folders')
+            gone = img_dir if not os.path.isdir(img_dir) else lbl_dir
+            raise DatasetError(f'{root}: split {split!r} is missing: no {split}.txt and no '
+                               f'folder {gone}')
         labels = {os.path.splitext(n)[0]: n for n in os.listdir(lbl_dir)}
         for name in sorted(os.listdir(img_dir)):
             stem, ext = os.path.splitext(name)
@@ -85,6 +87,39 @@ def find_pairs(root, split):
     return pairs
 
 
+def sequence_of(path):
+    """
+    Return the video sequence an image belongs to: its file name up to the first ``_``.
+
+    CamVid names frames ``<sequence>_<frame>.png`` (``0001TP_006690.png``, ``Seq05VD_f00000``);
+    a name without ``_`` is a sequence of its own.
+    """
+    return os.path.basename(path).split('_', 1)[0]
+
+
+def fold_pairs(root, train_splits, eval_splits, holdout):
+    """
+    Return (train pairs, eval pairs) for a leave-sequences-out fold.
+
+    Training uses the pairs of ``train_splits`` whose sequence is not in ``holdout``;
+    evaluation uses every pair of ``eval_splits`` whose sequence is. A held-out sequence
+    that no split holds, or a fold that leaves nothing to train on, is an error.
+    """
+    holdout = set(holdout)
+    listed = {s: find_pairs(root, s) for s in dict.fromkeys([*train_splits, *eval_splits])}
+    seen = {sequence_of(img) for pairs in listed.values() for img, _ in pairs}
+    unknown = sorted(holdout - seen)
+    if unknown:
+        raise DatasetError(f"{root}: no sequence {', '.join(unknown)} in "
+                           f"{'/'.join(listed)}; sequences: {', '.join(sorted(seen))}")
+    train = [p for s in train_splits for p in listed[s] if sequence_of(p[0]) not in holdout]
+    evaluate = [p for s in eval_splits for p in listed[s] if sequence_of(p[0]) in holdout]
+    if not train:
+        raise DatasetError(f"{root}: holding out {', '.join(sorted(holdout))} leaves no "
+                           f"training images in {'/'.join(train_splits)}")
+    return train, evaluate
+
+
 def _resolve(root, p):
     if os.path.isabs(p) and os.path.isfile(p):
         return p
@@ -94,18 +129,64 @@ def _resolve(root, p):
     return os.path.join(root, *parts[-2:])
 
 
+def _unreadable(path, what, e):
+    reason = ' '.join(str(e).split()) or type(e).__name__
+    return DatasetError(f'{path}: cannot read {what} ({reason})')
+
+
 def read_image(path):
     """Read an image file as HxWx3 uint8 RGB."""
-    with Image.open(path) as im:
-        return np.array(im.convert('RGB'))
+    try:
+        with Image.open(path) as im:
+            return np.array(im.convert('RGB'))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise _unreadable(path, 'image', e) from None
 
 
 def read_label(path):
     """Read a label PNG (one class index per pixel) as HxW uint8."""
-    with Image.open(path) as im:
-        if im.mode not in ('L', 'P', 'I', 'I;16'):
-            raise DatasetError(f'{path}: label must be a single-channel image, got {im.mode}')
-        return np.array(im, dtype=np.uint8)
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ('L', 'P', 'I', 'I;16'):
+                raise DatasetError(f'{path}: label must be a single-channel image, got {im.mode}')
+            lbl = np.array(im)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise _unreadable(path, 'label', e) from None
+    if lbl.dtype != np.uint8 and (lbl.min() < 0 or lbl.max() > 255):
+        raise DatasetError(f'{path}: label values {int(lbl.min())}..{int(lbl.max())} do not fit '
+                           'in 0..255')
+    return lbl.astype(np.uint8, copy=False)
+
+
+def check_label_values(lbl, path, num_classes, ignore_index):
+    """Fail, naming ``path``, when a label holds values outside the classes and not ignored."""
+    bad = (lbl >= num_classes) & (lbl != ignore_index)
+    if bad.any():
+        raise DatasetError(f'{path}: label values {sorted(set(lbl[bad].tolist()))[:5]} '
+                           f'are outside 0..{num_classes - 1} and not the ignore '
+                           f'index {ignore_index}')
+
+
+def check_pairs(pairs, num_classes, ignore_index):
+    """
+    Check every pair before training starts; the first bad file fails with its name.
+
+    Images are checked from their headers and chunk checksums (Pillow ``verify``: readable,
+    not truncated, their size); labels are decoded and must be single-channel, of their
+    image's size, and hold only class indices or the ignore index.
+    """
+    for img_path, lbl_path in pairs:
+        try:
+            with Image.open(img_path) as im:
+                size = im.size
+                im.verify()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+            raise _unreadable(img_path, 'image', e) from None
+        lbl = read_label(lbl_path)
+        if (lbl.shape[1], lbl.shape[0]) != size:
+            raise DatasetError(f'{lbl_path} is {lbl.shape[1]}x{lbl.shape[0]} but its image '
+                               f'{img_path} is {size[0]}x{size[1]}')
+        check_label_values(lbl, lbl_path, num_classes, ignore_index)
 
 
 class SegmentationDataset(torch.utils.data.Dataset):
@@ -115,8 +196,10 @@ class SegmentationDataset(torch.utils.data.Dataset):
     Items are ``(image uint8 tensor 3xHxW, label int64 tensor HxW)`` after ``transform``.
     """
 
-    def __init__(self, root, split, num_classes, ignore_index, transform=None, cache=True):
-        self.pairs = find_pairs(root, split)
+    def __init__(self, root, split, num_classes, ignore_index, transform=None, cache=True,
+                 pairs=None):
+        # ``pairs`` (a list of (image, label) paths) replaces the split's own list.
+        self.pairs = list(pairs) if pairs is not None else find_pairs(root, split)
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.transform = transform
@@ -134,14 +217,14 @@ class SegmentationDataset(torch.utils.data.Dataset):
         if img.shape[:2] != lbl.shape:
             raise DatasetError(f'{img_path} is {img.shape[1]}x{img.shape[0]} but its label '
                                f'{lbl_path} is {lbl.shape[1]}x{lbl.shape[0]}')
-        bad = (lbl >= self.num_classes) & (lbl != self.ignore_index)
-        if bad.any():
-            raise DatasetError(f'{lbl_path}: label values {sorted(set(lbl[bad].tolist()))[:5]} '
-                               f'are outside 0..{self.num_classes - 1} and not the ignore '
-                               f'index {self.ignore_index}')
+        check_label_values(lbl, lbl_path, self.num_classes, self.ignore_index)
         if self._cache is not None:
             self._cache[i] = (img, lbl)
         return img, lbl
+
+    def check(self):
+        """Check every pair's files (``check_pairs``); raise DatasetError on the first bad one."""
+        check_pairs(self.pairs, self.num_classes, self.ignore_index)
 
     def __getitem__(self, i):
         """Return the transformed pair."""

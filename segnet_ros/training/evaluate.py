@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 from tqdm import tqdm
 
@@ -29,6 +30,7 @@ from ..inference import SegmenterError
 from ..inference import UPSAMPLING
 from ..metrics import format_table
 from ..metrics import Scorer
+from ..modelfile import ModelFileError
 
 
 def evaluate_model_file(model_path, data_root, split='val', device='auto', boundary=True,
@@ -67,6 +69,10 @@ def get_args_parser():
     p.add_argument('--batch-size', type=int, default=2,
                    help='ignored: images are segmented one at a time, as the node does '
                    '(kept so that older command lines still run)')
+    p.add_argument('--recompute-bn', metavar='SPLIT', nargs='?', const='train',
+                   help='first recompute BatchNorm statistics over this split of --data '
+                   '(default train), as the paper does before evaluation; the model file '
+                   'itself is left as it is')
     p.add_argument('--json', help='write the metrics here')
     p.add_argument('--confusion', help='write the confusion-matrix PNG here')
     p.add_argument('--no-bf', action='store_true', help='skip the boundary F1 score')
@@ -77,18 +83,27 @@ def main(argv=None):
     """Entry point; returns the exit code."""
     args = get_args_parser().parse_args(argv)
     try:
-        res, mat, info = evaluate_model_file(args.model, args.data, args.split, args.device,
-                                             boundary=not args.no_bf, upsample=args.upsample,
-                                             progress=True)
-    except (DatasetError, SegmenterError) as e:
+        with tempfile.TemporaryDirectory(prefix='segnet_eval_') as tmp:
+            model = args.model
+            if args.recompute_bn:
+                from .export import recompute_bn_file
+                model = os.path.join(tmp, 'bn.safetensors')
+                recompute_bn_file(args.model, args.data, model, split=args.recompute_bn)
+            res, mat, info = evaluate_model_file(model, args.data, args.split, args.device,
+                                                 boundary=not args.no_bf,
+                                                 upsample=args.upsample, progress=True)
+    except (DatasetError, SegmenterError, ModelFileError) as e:
         print(f'segnet_eval: error: {e}', file=sys.stderr)
         return 2
+    if args.recompute_bn:
+        print(f'BatchNorm statistics: {info.bn_statistics}')
     print(f'{os.path.basename(args.model)} on {args.data} [{args.split}], '
           f"{res['images']} images, upsample {args.upsample}")
     print(format_table(res, info.class_names))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'model': os.path.abspath(args.model), 'split': args.split,
+                       'bn_statistics': info.bn_statistics,
                        'upsample': args.upsample, 'class_names': info.class_names, **res,
                        'confusion': mat.tolist()}, f, indent=1)
     if args.confusion:

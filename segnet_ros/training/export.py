@@ -32,7 +32,10 @@ def checkpoint_to_model_file(ckpt, out):
     state = modelfile.load_state(ckpt)
     cfg = state['config']
     classes = load_classes(cfg['classes'])
-    model = build_model(cfg['architecture'], classes['num_classes'], cfg['width'])
+    # Checkpoints from before the lrn option fed SegNet-Basic's LRN normalised input.
+    lrn = cfg.get('lrn', 'normalised')
+    model = build_model(cfg['architecture'], classes['num_classes'], cfg['width'], lrn=lrn,
+                        mean=cfg['mean'], std=cfg['std'])
     model.load_state_dict(state['model'])
     info = modelfile.default_info(
         cfg['architecture'], classes['num_classes'], width=float(cfg['width']),

@@ -29,10 +29,16 @@ class PairTransform:
 
     Input: image uint8 (3, H, W), label int64 (H, W). Output: image float32 normalised,
     label int64. With every option off it only normalises (evaluation).
+
+    ``jitter`` draws brightness, contrast and saturation factors in [1 - j, 1 + j];
+    ``brightness`` (lo, hi) replaces its brightness range, and ``gamma`` (lo, hi) applies
+    a random gamma curve (above 1 darkens the mid-tones), so that training can see frames
+    as dark as dusk.
     """
 
     def __init__(self, mean, std, ignore_index, scale=(1.0, 1.0), crop=None, flip=False,
-                 jitter=0.0, resize=None, resize_label=True):
+                 jitter=0.0, resize=None, resize_label=True, brightness=None,
+                 gamma=(1.0, 1.0)):
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1) * 255
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1) * 255
         self.ignore_index = ignore_index
@@ -40,6 +46,8 @@ class PairTransform:
         self.crop = tuple(crop) if crop else None
         self.flip = flip
         self.jitter = float(jitter)
+        self.brightness = tuple(brightness) if brightness else None
+        self.gamma = tuple(gamma) if gamma else (1.0, 1.0)
         self.resize = tuple(resize) if resize else None
         # Evaluation resizes only the image: metrics are taken at the label's resolution.
         self.resize_label = resize_label
@@ -65,8 +73,10 @@ class PairTransform:
             img, lbl = self._random_crop(img, lbl)
         if self.flip and self._rand() < 0.5:
             img, lbl = img.flip(-1), lbl.flip(-1)
-        if self.jitter > 0:
+        if self.jitter > 0 or self.brightness:
             img = self._photometric(img)
+        if self.gamma != (1.0, 1.0):
+            img = 255 * (img / 255).clamp_(0, 1) ** self._rand(*self.gamma)
         return (img - self.mean) / self.std, lbl
 
     def _random_crop(self, img, lbl):
@@ -83,7 +93,7 @@ class PairTransform:
 
     def _photometric(self, img):
         j = self.jitter
-        brightness = self._rand(1 - j, 1 + j)
+        brightness = self._rand(*(self.brightness or (1 - j, 1 + j)))
         contrast = self._rand(1 - j, 1 + j)
         saturation = self._rand(1 - j, 1 + j)
         img = img * brightness
