@@ -61,7 +61,7 @@ def measure(cfg_path, data, steps, device):
         cfg['workers'] = 0
     classes = load_classes(cfg['classes'])
     cfg['ignore_index'] = classes['ignore_index']
-    train_set, loader, _ = build_loaders(cfg, data, classes, 0, 1)
+    train_set, loader, _, _ = build_loaders(cfg, data, classes, 0, 1)
     model = build_model(cfg['architecture'], classes['num_classes'], cfg['width']).to(device)
     if cfg['channels_last'] and device.type == 'cpu':
         model = model.to(memory_format=torch.channels_last)

@@ -76,7 +76,7 @@ def plain_loop(cfg, data, device, steps, warmup=5):
     """Images/s of forward + backward + SGD step on one batch resident on ``device``."""
     classes = load_classes(cfg['classes'])
     cfg = dict(cfg, ignore_index=classes['ignore_index'], workers=0)
-    _, loader, _ = build_loaders(cfg, data, classes, 0, 1)
+    _, loader, _, _ = build_loaders(cfg, data, classes, 0, 1)
     img, lbl = next(iter(loader))
     img, lbl = img.to(device), lbl.to(device)
     k = classes['num_classes']
