@@ -73,16 +73,7 @@ def _parse_cameras(text):
 def _nodes(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
     cameras = _parse_cameras(arg['cameras'])
-    given = {
-        'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
-        'device': ls.check_device('device', arg['device']),
-        'image_transport': ls.check_transport('image_transport', arg['image_transport'],
-                                              arg['use_compressed']),
-        'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
-                            if arg['use_camera_info'] else ''),
-    }
-    params = ls.node_parameters(ls.check_params_file('params_file', arg['params_file']),
-                                given)
+    params = ls.checked_node_parameters(arg)
     log_level = ls.check_log_level('log_level', arg['log_level'])
     image = arg['image_topic'].strip('/')
     actions = []

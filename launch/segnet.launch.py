@@ -61,21 +61,13 @@ ARGUMENTS = (
 
 def _nodes(context):
     arg = {name: LaunchConfiguration(name).perform(context) for name, _, _ in ARGUMENTS}
-    given = {
-        'model_path': ls.check_file('model_path', arg['model_path'], 'model file'),
-        'device': ls.check_device('device', arg['device']),
-        'image_transport': ls.check_transport('image_transport', arg['image_transport'],
-                                              arg['use_compressed']),
-        'use_camera_info': (ls.parse_bool('use_camera_info', arg['use_camera_info'])
-                            if arg['use_camera_info'] else ''),
-    }
-    params_file = ls.check_params_file('params_file', arg['params_file'])
+    params = ls.checked_node_parameters(arg)
     log_level = ls.check_log_level('log_level', arg['log_level'])
     lifecycle = ls.parse_bool('lifecycle', arg['lifecycle'])
     image = arg['image']
     common = {'package': 'segnet_ros', 'name': arg['node_name'],
               'namespace': arg['namespace'], 'output': 'screen',
-              'parameters': ls.node_parameters(params_file, given),
+              'parameters': params,
               'arguments': ['--ros-args', '--log-level', log_level],
               'remappings': [('image', image), ('camera_info', arg['camera_info'])]}
     what = f"segnet node '{arg['node_name']}'"

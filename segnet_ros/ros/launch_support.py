@@ -118,6 +118,24 @@ def node_parameters(params_file, given):
     return [params_file, {k: v for k, v in given.items() if v != ''}]
 
 
+def checked_node_parameters(arg):
+    """
+    Check the node arguments the launch files share; return the node's parameters list.
+
+    ``arg`` maps argument names to their text: params_file, model_path, device,
+    image_transport, use_compressed, use_camera_info. Empty ones keep the file's values.
+    """
+    given = {
+        'model_path': check_file('model_path', arg['model_path'], 'model file'),
+        'device': check_device('device', arg['device']),
+        'image_transport': check_transport('image_transport', arg['image_transport'],
+                                           arg['use_compressed']),
+        'use_camera_info': (parse_bool('use_camera_info', arg['use_camera_info'])
+                            if arg['use_camera_info'] else ''),
+    }
+    return node_parameters(check_params_file('params_file', arg['params_file']), given)
+
+
 def end_launch_on_failure(action, what):
     """
     Return an event handler that ends the launch, non-zero, when ``action`` exits with an error.
