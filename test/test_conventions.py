@@ -16,6 +16,7 @@
 
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -73,7 +74,9 @@ def test_remapping_image_moves_every_transport(driver, start, models, params, to
     wrong = TOPIC if msg_type is CompressedImage else TOPIC + '/compressed'
     assert not [i for i in driver.node.get_subscriptions_info_by_topic(wrong)
                 if i.node_name == node.name]
-    assert f'input {topic},' in node.output()
+    # The reader's reliability follows the camera's (input_reliability: auto).
+    assert re.search(rf'input {topic} \((best-effort|reliable), following the publishers\),',
+                     node.output()), node.output()
 
 
 @pytest.mark.parametrize('transport', ['theora', 'compressedDepth'])
