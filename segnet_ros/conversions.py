@@ -387,11 +387,18 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
         encoding = msg_or_array.encoding
         arr = imgmsg_to_numpy(msg_or_array, max_pixels=max_pixels)
 
+    cv2 = _opencv()
     if encoding in _YUV:
+        if cv2 is not None:  # the call cv_bridge makes, so the same pixels
+            return cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_YUV2RGB_UYVY
+                                if encoding in _UYVY else cv2.COLOR_YUV2RGB_YUY2)
         return _yuv422_to_rgb8(arr, encoding in _UYVY)
     if encoding in _BAYER:
         if arr.dtype == _U16:
             arr = (arr >> 8).astype(_U8)
+        if cv2 is not None and min(arr.shape) >= 3:  # OpenCV leaves 2-pixel sides black
+            return cv2.cvtColor(np.ascontiguousarray(arr),
+                                getattr(cv2, _CV_BAYER[_BAYER[encoding]]))
         return _demosaic(arr, _BAYER[encoding], encoding)
     if encoding == '8UC2':
         raise ConversionError(
@@ -405,8 +412,32 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
     if arr.ndim == 2:
         return np.repeat(arr[:, :, np.newaxis], 3, axis=2)
     if encoding.startswith('bgr'):
+        if cv2 is not None and arr.dtype == _U8:
+            # A contiguous copy in 0.25 ms at 1080p; numpy's reversed view costs 6.7 ms to
+            # copy later (torch and OpenCV need contiguous pixels).
+            return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB if arr.shape[2] == 4
+                                else cv2.COLOR_BGR2RGB)
         return arr[:, :, 2::-1]
     return arr[:, :, :3]
+
+
+def _opencv():
+    """Return cv2 when it is installed (it is a dependency; numpy code is the fallback)."""
+    global _CV2
+    if _CV2 is False:
+        try:
+            import cv2
+        except ImportError:
+            cv2 = None
+        _CV2 = cv2
+    return _CV2
+
+
+_CV2 = False
+# OpenCV names a Bayer pattern by the 2x2 block starting at the second row and column
+# (cv_bridge maps ROS's encodings the same way).
+_CV_BAYER = {'RGGB': 'COLOR_BayerBG2RGB', 'BGGR': 'COLOR_BayerRG2RGB',
+             'GBRG': 'COLOR_BayerGR2RGB', 'GRBG': 'COLOR_BayerGB2RGB'}
 
 
 def _codec(fmt):

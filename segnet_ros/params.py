@@ -31,6 +31,7 @@ from .inference import UPSAMPLING
 from .paths import default_model_path
 
 RELIABILITY = ('best_effort', 'reliable')
+OUTPUT_RESOLUTIONS = ('image', 'network')
 # image_transport's transports this node reads: the base topic, and <base>/compressed.
 TRANSPORTS = ('raw', 'compressed')
 # Changing these rebuilds the Segmenter in the background and swaps it in.
@@ -63,6 +64,10 @@ PARAMETERS = {
                              'size', low=0, high=8192),
     'inference_width': Spec(0, "network input width in pixels; 0 = the model's training size",
                             low=0, high=8192),
+    'output_resolution': Spec('image', "'image' (outputs at the camera frame's size) or "
+                              "'network' (at the network input size, as Isaac ROS and "
+                              'ros_deep_learning publish them; cheaper for HD frames; '
+                              '~/camera_info is scaled to match)'),
     'overlay_alpha': Spec(0.5, 'weight of the class colours in ~/overlay (0 = image only, '
                           '1 = colours only)', low=0.0, high=1.0),
     'mc_samples': Spec(8, 'Monte Carlo dropout samples for Bayesian models (ignored otherwise)',
@@ -79,9 +84,11 @@ PARAMETERS = {
                            read_only=True),
     'use_camera_info': Spec(False, 'subscribe camera_info and republish it as ~/camera_info '
                             'with each mask', read_only=True),
-    'input_reliability': Spec('best_effort', "default input QoS reliability: 'best_effort' "
-                              "(sensor data) or 'reliable'; qos_overrides.<topic>."
-                              'subscription.reliability wins over it', read_only=True),
+    'input_reliability': Spec('auto', "input QoS reliability: 'auto' (reliable when every "
+                              'publisher on the topic is reliable, else best-effort: HD frames '
+                              "from a reliable camera arrive), 'best_effort' (sensor data) or "
+                              "'reliable'; qos_overrides.<topic>.subscription.reliability "
+                              'wins over it', read_only=True),
     'input_depth': Spec(1, 'default input QoS history depth; qos_overrides.<topic>.'
                         'subscription.depth wins over it', read_only=True, low=1, high=100),
     'output_reliability': Spec('reliable', "default output QoS reliability: 'reliable' or "
@@ -114,10 +121,14 @@ def check_parameter(name, value):
         return f"upsample must be one of {', '.join(UPSAMPLING)}, got '{value}'"
     elif name == 'backend' and value not in BACKENDS:
         return f"backend must be one of {', '.join(BACKENDS)}, got '{value}'"
+    elif name == 'output_resolution' and value not in OUTPUT_RESOLUTIONS:
+        return f"output_resolution must be 'image' or 'network', got '{value}'"
     elif name == 'image_transport' and value not in TRANSPORTS:
         return (f"image_transport '{value}' is not supported; supported transports: "
                 f"{', '.join(TRANSPORTS)}")
-    elif name in ('input_reliability', 'output_reliability') and value not in RELIABILITY:
+    elif name == 'input_reliability' and value not in ('auto', *RELIABILITY):
+        return f"{name} must be 'auto', 'best_effort' or 'reliable', got '{value}'"
+    elif name == 'output_reliability' and value not in RELIABILITY:
         return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
     elif name == 'model_path':
         path = os.path.realpath(os.path.expanduser(value or default_model_path()))

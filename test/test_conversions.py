@@ -391,18 +391,49 @@ def test_to_rgb8_bayer_constant_colour(encoding, shape):
     assert _same(out, np.ascontiguousarray(np.broadcast_to(colour, shape + (3,))))
 
 
+@pytest.mark.parametrize('opencv', [True, False])
 @pytest.mark.parametrize('encoding', ['bayer_rggb8', 'bayer_gbrg8'])
-def test_to_rgb8_bayer_keeps_samples_and_interpolates(encoding):
+def test_to_rgb8_bayer_keeps_samples_and_interpolates(encoding, opencv, monkeypatch):
+    if not opencv:  # the numpy fallback, for installs without OpenCV
+        monkeypatch.setattr(conversions, '_CV2', None)
     pattern = BAYER_PATTERNS[encoding]
     # A smooth linear ramp: bilinear interpolation reproduces it away from the border.
     yy, xx = np.mgrid[0:8, 0:10]
     image = np.stack([10 + 4 * xx, 20 + 3 * yy, 30 + 2 * xx + 2 * yy], axis=2).astype(np.uint8)
     raw = _mosaic(image, pattern)
     out = to_rgb8(_msg(raw, encoding))
+    # OpenCV (so cv_bridge) interpolates the outermost row and column too.
+    inner = (slice(1, -1), slice(1, -1)) if opencv else (slice(None), slice(None))
     for i, colour in enumerate(pattern):
         ch = 'RGB'.index(colour)
-        assert _same(out[i // 2::2, i % 2::2, ch], raw[i // 2::2, i % 2::2])
+        assert _same(out[i // 2::2, i % 2::2, ch][inner], raw[i // 2::2, i % 2::2][inner])
     assert np.abs(out[1:-1, 1:-1].astype(int) - image[1:-1, 1:-1]).max() <= 1
+
+
+# cv_bridge's conversion codes (cv_bridge.cpp, getConversionCode), to RGB.
+CV_BRIDGE_CODES = {'bayer_rggb8': 'COLOR_BayerBG2RGB', 'bayer_bggr8': 'COLOR_BayerRG2RGB',
+                   'bayer_gbrg8': 'COLOR_BayerGR2RGB', 'bayer_grbg8': 'COLOR_BayerGB2RGB',
+                   'yuv422': 'COLOR_YUV2RGB_UYVY', 'uyvy': 'COLOR_YUV2RGB_UYVY',
+                   'yuyv': 'COLOR_YUV2RGB_YUYV', 'yuv422_yuy2': 'COLOR_YUV2RGB_YUY2'}
+
+
+@pytest.mark.parametrize('encoding', sorted(CV_BRIDGE_CODES))
+def test_bayer_and_yuv_are_bit_exact_with_cv_bridge(encoding):
+    cv2 = pytest.importorskip('cv2')
+    rng = np.random.default_rng(7)
+    raw = rng.integers(0, 256, (48, 64) if encoding.startswith('bayer') else (48, 64, 2),
+                       dtype=np.uint8)
+    expected = cv2.cvtColor(raw, getattr(cv2, CV_BRIDGE_CODES[encoding]))
+    assert _same(to_rgb8(_msg(raw, encoding)), expected)
+    assert _same(to_rgb8(raw, encoding), expected)
+
+
+@pytest.mark.parametrize('encoding,shape', [('bgr8', (1080, 1920, 3)), ('bgra8', (5, 7, 4))])
+def test_bgr_becomes_contiguous_rgb(encoding, shape):
+    rng = np.random.default_rng(3)
+    raw = rng.integers(0, 256, shape, dtype=np.uint8)
+    out = to_rgb8(_msg(raw, encoding))
+    assert _same(out, raw[:, :, 2::-1])
 
 
 # ---------------------------------------------------------------------------------------

@@ -399,3 +399,32 @@ def test_signals_shut_down_cleanly(driver, start, models, how):
     assert driver.publish_until(pub, image_msg(7), lambda: (1007, 130) in stamps(
         driver, mask)), node.output()
     assert_clean_shutdown(node, send_shutdown(node, SHUTDOWN_SIGNALS[how]))
+
+
+def test_outputs_at_network_resolution_with_camera_info_scaled_to_match(driver, start, models):
+    node = start({'model_path': models['a'], 'use_camera_info': True,
+                  'output_resolution': 'network'})
+    topics = [node.topic(t) for t in ('class_mask', 'overlay', 'confidence')]
+    for t in topics:
+        driver.record(t)
+    info_topic = node.topic('camera_info')
+    driver.record(info_topic, CameraInfo)
+    pub = driver.publisher(Image, node.image_topic)
+    info_pub = driver.publisher(CameraInfo, f'/{node.name}_cam/camera_info')
+    driver.wait_connected(pub, node, [*topics, info_topic])
+    cam = CameraInfo(header=header(0), width=140, height=100)
+    cam.k = [100.0, 0.0, 70.0, 0.0, 100.0, 50.0, 0.0, 0.0, 1.0]
+    while info_pub.get_subscription_count() == 0:
+        time.sleep(0.05)
+    msg = conversions.numpy_to_imgmsg(frame(100, 140), 'rgb8', Image, header=header(6))
+
+    def all_out():
+        info_pub.publish(cam)
+        return all(driver.received[t] for t in [*topics, info_topic])
+    assert driver.publish_until(pub, msg, all_out), node.output()
+    for t in topics:  # the tiny model's input size is 48x64
+        out = driver.received[t][0][1]
+        assert (out.height, out.width) == (48, 64), t
+    info = driver.received[info_topic][0][1]
+    assert (info.width, info.height) == (64, 48)
+    assert info.k[0] == pytest.approx(100.0 * 64 / 140) and info.k[5] == pytest.approx(24.0)

@@ -32,6 +32,7 @@ from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from .input_qos import InputSubscription
 from .interfaces import declare
 from .interfaces import declare_class_parameters
 from .interfaces import default_qos
@@ -116,9 +117,10 @@ class SegnetMixin:
         # As image_transport does: remapping the base topic 'image' moves every transport.
         base = self.resolve_topic_name('image')
         compressed = input_transport(self.params) == 'compressed'
-        self.sub = self._endpoint(self.create_subscription, CompressedImage if compressed
-                                  else Image, f'{base}/compressed' if compressed else base,
-                                  self._on_image, kind='subscription')
+        topic = f'{base}/compressed' if compressed else base
+        with qos_override_errors(self, topic, 'subscription', StartupError):
+            self.sub = InputSubscription(self, CompressedImage if compressed else Image, topic,
+                                         self._on_image, self.params)
         if self.params['use_camera_info']:
             self.info_sub = self._endpoint(self.create_subscription, CameraInfo, 'camera_info',
                                            lambda m: setattr(self, '_camera_info', m),
@@ -127,7 +129,7 @@ class SegnetMixin:
     def _destroy_inputs(self):
         for sub in (self.sub, self.info_sub):
             if sub is not None:
-                self.destroy_subscription(sub)
+                sub.destroy() if sub is self.sub else self.destroy_subscription(sub)
         self.sub = self.info_sub = None
         self.pipeline.clear()
 
@@ -138,16 +140,15 @@ class SegnetMixin:
         for pub in [*self.pubs.values(), self.info_pub, self.class_pub, self.diag_pub]:
             if pub is not None:
                 self.destroy_publisher(pub)
-        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
-        self.diag_timer = None
+        self.pubs, self.info_pub, self.class_pub, self.diag_pub, self.diag_timer = {}, *[None] * 4
 
     def _log_ready(self):
         seg = self.segmenter
         self.get_logger().info(
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
             f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
-            f' ({seg.backend}), input {self.sub.topic_name}, outputs under '
-            f'{self.get_fully_qualified_name()}/; DDS: {dds_settings()}')
+            f' ({seg.backend}), input {self.sub.topic_name} ({self.sub.describe()}), outputs '
+            f'under {self.get_fully_qualified_name()}/; DDS: {dds_settings()}')
 
     @staticmethod
     def _model_path(params):
@@ -238,8 +239,8 @@ class SegnetMixin:
                 self.info_pub.publish(scale_camera_info(self._camera_info, msg.header,
                                                         arr.shape[1], arr.shape[0]))
 
-        res = segmenter.segment(rgb, outputs=sorted(want), alpha=self.params['overlay_alpha'],
-                                emit=publish)
+        res = segmenter.segment(rgb, sorted(want), self.params['overlay_alpha'], publish,
+                                at_network=self.params['output_resolution'] == 'network')
         self.pipeline.record(res.infer_s, want)
         return True
 
@@ -254,9 +255,9 @@ class SegnetMixin:
                   'model': seg.model_path}
         if self.lifecycle_state is not None:
             values['lifecycle_state'] = self.lifecycle_state
-        self.diag_pub.publish(diagnostics(f'{self.get_fully_qualified_name()}: segnet',
-                                          str(seg.device), values,
-                                          self.get_clock().now().to_msg()))
+        values['input_qos'] = self.sub.describe() if self.sub is not None else 'not subscribed'
+        self.diag_pub.publish(diagnostics(f'{self.get_fully_qualified_name()}: segnet', str(
+            seg.device), values, self.get_clock().now().to_msg()))
 
     def close(self):
         """Stop the worker (and a swap in progress) and release the model and GPU memory."""
