@@ -291,7 +291,7 @@ class Segmenter:
         """Upload, resize to the network input and normalise an (H, W, 3) uint8 image."""
         h, w = rgb.shape[:2]
         if self._cv2 is not None:
-            return self._prepare_cv2(rgb)
+            return self._prepare_host(rgb)
         src = _from_numpy(np.ascontiguousarray(rgb)).to(self.device, non_blocking=True)
         # Resized in float as in training: torch's faster uint8 resize rounds the input
         # and changed 1.3% of the bundled model's mask pixels on the sample frames.
@@ -304,9 +304,9 @@ class Segmenter:
             x = x.contiguous(memory_format=torch.channels_last)
         return src, x
 
-    def _prepare_cv2(self, rgb):
+    def _prepare_host(self, rgb):
         """
-        The CPU path: resize the uint8 frame first, then convert only the small image.
+        Resize the uint8 frame first, then convert only the small image (the CPU path).
 
         Converting a 1080p frame to float before resizing cost 6.3 ms; torch's uint8
         antialiased bilinear (the training filter, rounded to uint8) takes 1.0 ms and scores
@@ -449,7 +449,7 @@ class Segmenter:
 
 
 def _network_image(src, seg):
-    """The frame at the network's input size, uint8 (H, W, 3), on the segmenter's device."""
+    """Return the frame at the network input size, uint8 (H, W, 3), on the device."""
     if tuple(src.shape[:2]) == seg.input_size:
         return src
     if isinstance(src, np.ndarray):  # the OpenCV path already resized it
