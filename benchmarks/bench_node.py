@@ -140,13 +140,14 @@ def breakdown(seg, rgb, runs):
     return {k: 1000 * float(np.median(v)) for k, v in stages.items()}
 
 
-def overhead(h, frames, n, model, pause=0.0, block=5):
+def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='bench_segnet'):
     """Part 1: lockstep end-to-end vs bare forward on the same frames."""
     from sensor_msgs.msg import Image
-    seg = Segmenter(model, device='cpu')
+    node_params = dict(node_params or {})
+    seg = Segmenter(model, device='cpu', precision=node_params.get('precision', 'auto'),
+                    backend=node_params.get('backend', 'auto'))
     seg.warmup(2)
-    name = 'bench_segnet'
-    proc = start(h, name, {'model_path': model, 'device': 'cpu'})
+    proc = start(h, name, {'model_path': model, 'device': 'cpu', **node_params})
     pub = h.publisher(Image, f'/{name}/in', depth=10)
     topics = [proc.topic(o) for o in OUTPUTS]
     for t in topics:
@@ -198,6 +199,7 @@ def overhead(h, frames, n, model, pause=0.0, block=5):
             'node_inference_ms_p50': float(diag.get('inference_ms_p50', 'nan')),
             'node_latency_ms_p50': float(diag.get('latency_ms_p50', 'nan')),
             'input_size': list(seg.input_size), 'backend': seg.backend,
+            'precision': str(seg.dtype).replace('torch.', ''), 'node_params': node_params,
             'upsample': seg.upsample, 'pause_s': pause, 'block': block}
 
 
@@ -237,6 +239,56 @@ def usual_way(h, frames, duration, model, rate=30.0, device='cpu'):
     return results
 
 
+def scaled(frames, size):
+    """Return the sample frames resized to a camera's (width, height), as a driver sends."""
+    if size == (frames[0].shape[1], frames[0].shape[0]):
+        return frames
+    return [np.asarray(PILImage.fromarray(f).resize(size, PILImage.BILINEAR)) for f in frames]
+
+
+def sizes_table(frames, args, node_params):
+    """Part 1 at several frame sizes, ``args.runs`` times, sizes alternating; print ratios."""
+    from segnet_ros.ros.peer import Peer
+    h = Peer(f'bench_{os.getpid()}')
+    results = {f'{w}x{ht}': [] for w, ht in args.sizes}
+    try:
+        for run in range(args.runs):
+            for size in args.sizes:
+                o = overhead(h, scaled(frames, size), args.frames, args.model, args.pause,
+                             node_params=node_params, name=f'bench_segnet_{run}_{size[0]}')
+                results[f'{size[0]}x{size[1]}'].append(o)
+    finally:
+        h.close()
+    ref = next(iter(results))
+    first = results[ref][0]
+    print(f'Part 1 at {len(results)} frame sizes, {args.runs} run(s), sizes alternating; '
+          f'{args.frames} frames one at a time, all four outputs subscribed; CPU '
+          f"({torch.get_num_threads()} threads), {first['precision']}, backend "
+          f"{first['backend']}; network input {first['input_size'][0]}x"
+          f"{first['input_size'][1]}; node parameters {node_params or 'defaults'}; camera "
+          + ('stock DDS' if args.stock_camera else 'with our DDS profile'))
+    print(f"{'frame':<11}{'forward':>9}{'mask':>8}{'all four':>10}{'mask/fwd':>10}"
+          f"{'all/fwd':>9}{'mask/ref':>10}{'all/ref':>9}   (p50 ms; ratios: median of runs)")
+    med = {}
+    for key, runs in results.items():
+        m = {k: float(np.median([r[src]['p50'] for r in runs])) for k, src in (
+            ('forward', 'forward_ms'), ('mask', 'first_output_ms'), ('all', 'end_to_end_ms'))}
+        m['mask/fwd'] = float(np.median([r['ratio_p50'] for r in runs]))
+        m['all/fwd'] = float(np.median([r['ratio_all_p50'] for r in runs]))
+        # Size ratios per run (same run, side by side), then the median over runs.
+        m['mask/ref'] = float(np.median([r['first_output_ms']['p50'] / q['first_output_ms']['p50']
+                                         for r, q in zip(runs, results[ref])]))
+        m['all/ref'] = float(np.median([r['end_to_end_ms']['p50'] / q['end_to_end_ms']['p50']
+                                        for r, q in zip(runs, results[ref])]))
+        med[key] = m
+        print(f"{key:<11}{m['forward']:>9.1f}{m['mask']:>8.1f}{m['all']:>10.1f}"
+              f"{m['mask/fwd']:>10.2f}{m['all/fwd']:>9.2f}{m['mask/ref']:>10.2f}"
+              f"{m['all/ref']:>9.2f}")
+    save_json(args.json, {'sizes': results, 'medians': med, 'node_params': node_params,
+                          'stock_camera': args.stock_camera, 'runs': args.runs})
+    return 0
+
+
 def main(argv=None):
     """Run both parts and print tables."""
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -249,17 +301,38 @@ def main(argv=None):
     p.add_argument('--size', type=frame_size, default=None, metavar='WxH',
                    help='camera frame size, e.g. 1280x720 or 1920x1080 (default: the sample '
                    "bag's 480x360)")
+    p.add_argument('--sizes', type=lambda t: [frame_size(v) for v in t.split(',')],
+                   metavar='WxH,WxH,...', help='part 1 only: several frame sizes in one run, '
+                   'the first is the reference of the size ratios (e.g. '
+                   '480x360,1280x720,1920x1080)')
+    p.add_argument('--runs', type=int, default=1,
+                   help='with --sizes: repeat part 1 this many times, sizes alternating; '
+                   'ratios are the median over runs')
+    p.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
+                   help='a node parameter, e.g. backend=onnxruntime or precision=fp32 (the '
+                   'bare forward uses the same precision and backend)')
+    p.add_argument('--stock-camera', action='store_true',
+                   help='this process (the camera) loads no DDS profile, as a driver does; '
+                   'the node still loads ours')
     p.add_argument('--json')
     args = p.parse_args(argv)
+    node_params = {}
+    for item in args.param:
+        k, sep, v = item.partition('=')
+        if not sep:
+            p.error(f"--param '{item}' is not NAME=VALUE")
+        node_params[k] = v
     frames = load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
+    if not args.stock_camera:
+        use_large_image_transport()
+    if args.sizes:
+        return sizes_table(frames, args, node_params)
     if args.size:  # a camera's resolution: the sample frames scaled up, as a driver sends
-        frames = [np.asarray(PILImage.fromarray(f).resize(args.size, PILImage.BILINEAR))
-                  for f in frames]
-    use_large_image_transport()
+        frames = scaled(frames, args.size)
     from segnet_ros.ros.peer import Peer
     h = Peer(f'bench_{os.getpid()}')
     try:
-        o = overhead(h, frames, args.frames, args.model, args.pause)
+        o = overhead(h, frames, args.frames, args.model, args.pause, node_params=node_params)
         o['frame_size'] = [frames[0].shape[1], frames[0].shape[0]]  # width, height
         print(f'Part 1: node overhead, {frames[0].shape[1]}x{frames[0].shape[0]} rgb8 frames, '
               f'all four outputs subscribed, {args.frames} frames one at a time, '

@@ -54,7 +54,8 @@ class Spec:
 PARAMETERS = {
     'model_path': Spec('', 'SegNet model file (.safetensors); empty = the bundled CamVid model'),
     'device': Spec('auto', "'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N'"),
-    'precision': Spec('auto', "'auto' (fp16 on CUDA, fp32 on CPU), 'fp32', 'fp16' or 'bf16'"),
+    'precision': Spec('auto', "'auto' (fp16 on CUDA; bf16 on CPUs with native bf16 "
+                      "(avx512_bf16/amx_bf16), else fp32), 'fp32', 'fp16' or 'bf16'"),
     'backend': Spec('auto', "'auto' (PyTorch, the faster here), 'torch' or 'onnxruntime' "
                     '(CPU, fp32)'),
     'upsample': Spec('mask', "below image resolution: 'mask' (argmax at network resolution, "

@@ -62,7 +62,10 @@ def load_segmenter(model_path, params, class_names=None, warn=None):
         if seg is not None:
             seg.close()
         if not is_out_of_memory(e):
-            raise
+            # e.g. a layer without a kernel for the chosen precision on this device
+            raise SegmenterError(f"{model_path}: the model does not run on {params['device']}"
+                                 f" in precision {params['precision']}: "
+                                 f'{type(e).__name__}: {e}') from None
         free_cached_memory(resolve_device(params['device']))
         raise SegmenterError(f'{model_path}: out of memory loading the model on '
                              f"{params['device']} ({e})") from None

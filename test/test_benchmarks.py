@@ -67,3 +67,23 @@ def test_bench_node(tmp_path):
     pytest.importorskip('rclpy')
     text, res = run('bench_node.py', '--frames', '3', '--skip-usual', tmp_path=tmp_path)
     assert res['overhead']['end_to_end_ms']['n'] == 3 and 'end-to-end / forward' in text
+
+
+@pytest.mark.ros
+def test_bench_node_sizes_side_by_side(tmp_path):
+    pytest.importorskip('rclpy')
+    text, res = run('bench_node.py', '--frames', '2', '--sizes', '480x360,640x480', '--runs',
+                    '2', '--param', 'output_resolution=network', tmp_path=tmp_path)
+    assert set(res['medians']) == {'480x360', '640x480'} and len(res['sizes']['640x480']) == 2
+    assert res['medians']['480x360']['mask/ref'] == 1.0 and 'mask/ref' in text
+    assert res['node_params'] == {'output_resolution': 'network'}
+
+
+@pytest.mark.ros
+def test_bench_hd_input_smoke(tmp_path):
+    pytest.importorskip('rclpy')
+    text, res = run('bench_hd_input.py', '--frames', '2', '--sizes', '480x360',
+                    tmp_path=tmp_path)
+    rows = {r['camera']: r for r in res['rows']}
+    assert rows['reliable, stock DDS']['answered'] == 2, rows
+    assert 'answered' in text

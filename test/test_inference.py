@@ -173,8 +173,31 @@ def test_device_and_precision_selection(models, monkeypatch):
     assert seg.dtype == torch.float32 and 'fp16 is not supported' in warnings[0]
     with pytest.raises(SegmenterError, match='unknown precision'):
         Segmenter(models['a'], device='cpu', precision='int3')
-    assert inference.resolve_precision('auto', torch.device('cpu')) == torch.float32
+    cpu = torch.device('cpu')
+    assert inference.resolve_precision('auto', cpu, native_bf16=False) == torch.float32
+    assert inference.resolve_precision('auto', cpu, native_bf16=True) == torch.bfloat16
     assert inference.resolve_precision('auto', torch.device('cuda')) == torch.float16
+    warnings.clear()
+    assert inference.resolve_precision('bf16', cpu, warnings.append,
+                                       native_bf16=False) == torch.float32
+    assert len(warnings) == 1 and 'not native' in warnings[0]
+    assert inference.resolve_precision('bf16', cpu, warnings.append,
+                                       native_bf16=True) == torch.bfloat16
+    assert len(warnings) == 1
+
+
+@pytest.mark.parametrize('text,native', [
+    ('flags\t\t: fpu avx512f avx512_bf16 amx_tile\n', True),
+    ('flags\t\t: fpu amx_bf16\n', True),
+    ('flags\t\t: fpu sse4_2 avx2 avx512f\n', False),
+    ('Features\t: fp asimd bf16 i8mm\n', True),   # Arm (Graviton 3, Neoverse V1)
+    ('Features\t: fp asimd\n', False),
+])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, text, native):
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\n' + text)
+    assert inference.cpu_has_native_bf16(str(info)) is native
+    assert inference.cpu_has_native_bf16(str(tmp_path / 'missing')) is False
 
 
 def test_bf16_on_cpu_runs(models):

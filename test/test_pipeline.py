@@ -255,3 +255,18 @@ def test_rate_limited_log_holds_back_and_says_how_many():
     log('rejected:step', lines.append, 'bad step again')
     assert lines == ['bad step 0', 'bad data',
                      'bad step again [9 more like this since the last such line]']
+
+
+def test_a_model_that_cannot_run_in_the_chosen_precision_is_a_clean_error(models, monkeypatch):
+    from segnet_ros.inference import Segmenter
+    from segnet_ros.inference import SegmenterError
+    from segnet_ros.params import PARAMETERS
+    from segnet_ros.pipeline import load_segmenter
+
+    def no_kernel(self, runs=1):
+        raise NotImplementedError('"avg_pool3d_out_frame" not implemented for \'BFloat16\'')
+    monkeypatch.setattr(Segmenter, 'warmup', no_kernel)
+    params = {k: spec.default for k, spec in PARAMETERS.items()}
+    with pytest.raises(SegmenterError, match='does not run on auto in precision auto: '
+                       'NotImplementedError'):
+        load_segmenter(models['a'], {**params, 'device': 'auto'})

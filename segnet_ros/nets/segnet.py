@@ -81,6 +81,14 @@ def he_init(model):
     return model
 
 
+class FloatLRN(nn.LocalResponseNorm):
+    """LocalResponseNorm computed in float32: torch's CPU kernel has no bf16 version."""
+
+    def forward(self, x):
+        """Return the LRN of ``x`` in ``x``'s dtype."""
+        return super().forward(x.float()).to(x.dtype)
+
+
 class RawPixelLRN(nn.Module):
     """
     Local response normalisation on raw 0..255 pixels, as SegNet-Basic's Caffe model applies it.
@@ -93,7 +101,7 @@ class RawPixelLRN(nn.Module):
 
     def __init__(self, mean, std, size=5, alpha=1e-4, beta=0.75):
         super().__init__()
-        self.lrn = nn.LocalResponseNorm(size, alpha=alpha, beta=beta)
+        self.lrn = FloatLRN(size, alpha=alpha, beta=beta)
         # Not persistent: the model file's metadata holds mean and std.
         self.register_buffer('mean', torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
                              persistent=False)
@@ -102,8 +110,8 @@ class RawPixelLRN(nn.Module):
 
     def forward(self, x):
         """Return the normalised input after LRN on its raw pixel values."""
-        raw = (x * self.std + self.mean) * 255
-        return (self.lrn(raw) / 255 - self.mean) / self.std
+        raw = (x.float() * self.std + self.mean) * 255
+        return ((self.lrn(raw) / 255 - self.mean) / self.std).to(x.dtype)
 
 
 class MCDropout(nn.Dropout):
@@ -264,7 +272,7 @@ class SegNetBasic(_EncoderDecoder):
         if lrn == 'raw' and not (len(mean) == len(std) == in_channels):
             raise ValueError(f'lrn raw needs {in_channels} means and stds')
         self.stem = RawPixelLRN(mean, std) if lrn == 'raw' else \
-            nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75)
+            FloatLRN(5, alpha=1e-4, beta=0.75)
         self.net_options = {'lrn': lrn}
         c = scaled(64, width)
         self.encoder = nn.ModuleList(
