@@ -102,8 +102,9 @@ def breakdown(seg, rgb, runs):
     from sensor_msgs.msg import Image
     msg = msg_for(rgb, 0)
     stages = {k: [] for k in ('convert', 'resize+normalise', 'forward', 'class mask',
-                              'build+serialise class_mask', 'colourise+overlay', 'confidence',
+                              'build+serialise class_mask', 'colour+overlay+confidence',
                               'build+serialise the rest')}
+    encodings = {'mask': 'mono8', 'color': 'rgb8', 'overlay': 'rgb8', 'confidence': '32FC1'}
     size = rgb.shape[:2]
     for _ in range(runs):
         t = time.perf_counter()
@@ -114,27 +115,30 @@ def breakdown(seg, rgb, runs):
             src, x = seg._prepare(arr)
             stages['resize+normalise'].append(time.perf_counter() - t)
             t = time.perf_counter()
-            logits = forward(seg, x)
+            scores = forward(seg, x)
             stages['forward'].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            top, mask = logits[0].max(0)
-            mask = torch.nn.functional.interpolate(mask.to(torch.uint8)[None, None], size=size,
-                                                   mode='nearest')[0, 0].numpy()
-            stages['class mask'].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            serialize_message(conversions.numpy_to_imgmsg(mask, 'mono8', Image,
-                                                          header=msg.header))
-            stages['build+serialise class_mask'].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            color = seg._lut[torch.from_numpy(mask).long()]
-            over = (src.float() * 0.5 + color.float() * 0.5 + 0.5).to(torch.uint8)
-            stages['colourise+overlay'].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            conf = seg._full((logits[0] - top).exp_().sum(0).reciprocal_(), *size)
-            stages['confidence'].append(time.perf_counter() - t)
+            got = {}
+            if seg._cv2 is None:  # the torch output path (CUDA, or no OpenCV)
+                t = time.perf_counter()
+                got = seg.segment(arr, tuple(encodings)).__dict__
+                stages['class mask'].append(time.perf_counter() - t)
+                stages['colour+overlay+confidence'].append(0.0)
+            else:
+                t = time.perf_counter()
+                seg._finish_cv2(scores.clone(), None, arr, {'mask'}, 0.5, size,
+                                got.__setitem__)
+                stages['class mask'].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                seg._finish_cv2(scores, None, arr, {'color', 'overlay', 'confidence'}, 0.5,
+                                size, got.__setitem__)
+                stages['colour+overlay+confidence'].append(time.perf_counter() - t)
         t = time.perf_counter()
-        for a, e in ((color, 'rgb8'), (over, 'rgb8'), (conf, '32FC1')):
-            serialize_message(conversions.numpy_to_imgmsg(a.numpy(), e, Image,
+        serialize_message(conversions.numpy_to_imgmsg(got['mask'], 'mono8', Image,
+                                                      header=msg.header))
+        stages['build+serialise class_mask'].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        for k in ('color', 'overlay', 'confidence'):
+            serialize_message(conversions.numpy_to_imgmsg(got[k], encodings[k], Image,
                                                           header=msg.header))
         stages['build+serialise the rest'].append(time.perf_counter() - t)
     return {k: 1000 * float(np.median(v)) for k, v in stages.items()}

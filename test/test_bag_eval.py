@@ -242,7 +242,7 @@ def test_live_replay_matches_every_frame_at_a_low_rate_and_counts_drops(tmp_path
     assert io.topics(str(tmp_path / 'out'))[node.topic('class_mask')][1] == 8
 
     slow = NodeProcess({'model_path': models['slow'], 'input_reliability': 'reliable',
-                        'input_depth': 10}, log_dir=str(tmp_path))
+                        'input_depth': 10, 'precision': 'fp32'}, log_dir=str(tmp_path))
     try:
         res, *_ = live_replay(str(tmp_path / 'bag'), '/cam/image', '/cam/labels',
                               slow.image_topic, slow.topic('class_mask'), info, rate=10.0,

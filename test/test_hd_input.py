@@ -91,4 +91,5 @@ def test_a_fixed_best_effort_reader_gets_no_hd_frame_from_a_stock_camera(start, 
                   'input_reliability': 'best_effort'})
     report = camera(node, '1920x1080', frames=3)
     small = camera(node, '480x360', frames=3)
-    assert report['answered'] == 0 and small['answered'] == 3, (report, small)
+    # best-effort promises nothing: a first sample right after matching may be lost
+    assert report['answered'] == 0 and small['answered'] >= 2, (report, small)

@@ -36,7 +36,9 @@ def rgb(h=50, w=70, seed=0):
 
 @pytest.fixture(scope='module')
 def seg(models):
-    return Segmenter(models['a'], device='cpu')
+    # fp32: the results are compared with the fp32 model (precision auto is bf16 on CPUs
+    # with native bf16).
+    return Segmenter(models['a'], device='cpu', precision='fp32')
 
 
 def test_outputs_at_input_resolution(seg):
@@ -77,12 +79,12 @@ def test_mask_matches_model_argmax_and_colours_and_overlay(seg):
 
 def test_emit_hands_out_the_mask_before_the_rest_is_computed(seg, monkeypatch):
     order = []
-    real_colorize = inference.colorize
+    real_blend = inference.blend_uint8
 
-    def colorize(mask, lut):
-        order.append('colorize')
-        return real_colorize(mask, lut)
-    monkeypatch.setattr(inference, 'colorize', colorize)
+    def blend_uint8(*args):
+        order.append('blend')
+        return real_blend(*args)
+    monkeypatch.setattr(inference, 'blend_uint8', blend_uint8)
     got = {}
 
     def emit(name, arr):
@@ -90,7 +92,7 @@ def test_emit_hands_out_the_mask_before_the_rest_is_computed(seg, monkeypatch):
         got[name] = arr
     res = seg.segment(rgb(), outputs=('confidence', 'overlay', 'mask', 'color'), emit=emit)
     # The node publishes from emit: the class mask must leave before colours are computed.
-    assert order == ['mask', 'colorize', 'color', 'overlay', 'confidence']
+    assert order == ['mask', 'color', 'blend', 'overlay', 'confidence']
     for name, arr in got.items():
         assert arr is getattr(res, name)
     order.clear()
@@ -102,9 +104,11 @@ def test_device_path_packs_outputs_into_one_copy_and_emits_after(models, monkeyp
     """The CUDA code path (compute everything, one packed copy back, then emit), on the CPU."""
     img = rgb(seed=5)
     outputs = ('mask', 'color', 'overlay', 'confidence')
-    ref = Segmenter(models['a'], device='cpu').segment(img, outputs=outputs, alpha=0.4)
+    ref_seg = Segmenter(models['a'], device='cpu')
+    ref_seg._cv2 = None  # the same torch code as on CUDA, outputs on the host
+    ref = ref_seg.segment(img, outputs=outputs, alpha=0.4)
     dev = Segmenter(models['a'], device='cpu')
-    dev._outputs_on_host = False
+    dev._outputs_on_host, dev._cv2 = False, None
     copies, order = [], []
     real_to_host = inference._to_host
 
@@ -243,7 +247,7 @@ def test_make_model_file_helper_gives_other_weights(tmp_path):
 def test_onnxruntime_backend_matches_torch(models, tmp_path, monkeypatch):
     pytest.importorskip('onnxruntime')
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
-    ref = Segmenter(models['a'], device='cpu', backend='torch')
+    ref = Segmenter(models['a'], device='cpu', backend='torch', precision='fp32')
     ort = Segmenter(models['a'], device='cpu', backend='onnxruntime')
     assert (ref.backend, ort.backend) == ('torch', 'onnxruntime')
     cached = os.listdir(tmp_path / 'segnet_ros')

@@ -557,7 +557,7 @@ def test_eval_main_writes_json(trained, dataset, tmp_path, capsys):
     png = tmp_path / 'confusion.png'
     rc = evaluate_cli.main([str(trained / 'best.safetensors'), '--data', str(data),
                             '--split', 'val', '--device', 'cpu', '--json', str(out),
-                            '--confusion', str(png)])
+                            '--confusion', str(png), '--precision', 'fp32'])
     assert rc == 0
     assert 'mIoU' in capsys.readouterr().out
     with open(out) as f:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from . import plots
 from .datasets import DatasetError
 from .datasets import SegmentationDataset
+from ..inference import PRECISIONS
 from ..inference import Segmenter
 from ..inference import SegmenterError
 from ..inference import UPSAMPLING
@@ -34,7 +35,7 @@ from ..modelfile import ModelFileError
 
 
 def evaluate_model_file(model_path, data_root, split='val', device='auto', boundary=True,
-                        input_size=None, upsample='mask', progress=False):
+                        input_size=None, upsample='mask', progress=False, precision='auto'):
     """
     Return (results, confusion matrix, info) for a model file on a dataset split.
 
@@ -43,7 +44,8 @@ def evaluate_model_file(model_path, data_root, split='val', device='auto', bound
     ``segnet_bag eval``. ``upsample`` is the node parameter of that name: ``mask`` (the
     node's default) resizes the network-resolution mask, ``logits`` the class scores.
     """
-    seg = Segmenter(model_path, device=device, input_size=input_size, upsample=upsample)
+    seg = Segmenter(model_path, device=device, input_size=input_size, upsample=upsample,
+                    precision=precision)
     info = seg.info
     ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, cache=False)
     scorer = Scorer(info.num_classes, info.ignore_index, info.class_names, info.class_colors,
@@ -64,6 +66,9 @@ def get_args_parser():
     p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
     p.add_argument('--split', default='val')
     p.add_argument('--device', default='auto')
+    p.add_argument('--precision', default='auto', choices=PRECISIONS,
+                   help="as the node parameter: 'auto' scores what the node runs here "
+                   '(bf16 on CPUs with native bf16); training records fp32 scores')
     p.add_argument('--upsample', default='mask', choices=UPSAMPLING,
                    help='as the node parameter of the same name (default: %(default)s)')
     p.add_argument('--batch-size', type=int, default=2,
@@ -91,7 +96,8 @@ def main(argv=None):
                 recompute_bn_file(args.model, args.data, model, split=args.recompute_bn)
             res, mat, info = evaluate_model_file(model, args.data, args.split, args.device,
                                                  boundary=not args.no_bf,
-                                                 upsample=args.upsample, progress=True)
+                                                 upsample=args.upsample, progress=True,
+                                                 precision=args.precision)
     except (DatasetError, SegmenterError, ModelFileError) as e:
         print(f'segnet_eval: error: {e}', file=sys.stderr)
         return 2
