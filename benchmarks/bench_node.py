@@ -42,6 +42,7 @@ from segnet_ros.inference import Segmenter
 from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
 from segnet_ros.paths import use_large_image_transport
+from segnet_ros.stats import keep_large_buffers
 from segnet_ros.stats import resident_mb
 from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
@@ -329,6 +330,10 @@ def main(argv=None):
     frames = load_frames(share_path('data', 'camvid_val_sample'), '/camera/image_raw')
     if not args.stock_camera:
         use_large_image_transport()
+    # As the node does for itself: the camera side reuses its multi-MB message buffers (a C++
+    # driver keeps its own); otherwise page faults in this process's publish() count as
+    # node latency.
+    keep_large_buffers()
     if args.sizes:
         return sizes_table(frames, args, node_params)
     if args.size:  # a camera's resolution: the sample frames scaled up, as a driver sends

@@ -47,6 +47,10 @@ class FakeSegmenter:
         self.gate = threading.Event()
         self.gate.set()
         self.inside = threading.Event()
+        self.warmups = 0
+
+    def warmup(self):
+        self.warmups += 1
 
     def run(self, frame):
         assert not self.closed, 'a closed model was used'
@@ -270,3 +274,45 @@ def test_a_model_that_cannot_run_in_the_chosen_precision_is_a_clean_error(models
     with pytest.raises(SegmenterError, match='does not run on auto in precision auto: '
                        'NotImplementedError'):
         load_segmenter(models['a'], {**params, 'device': 'auto'})
+
+
+def test_only_the_worker_runs_torch_with_all_threads(monkeypatch):
+    # Loads and swaps run on one thread; the worker's forward gets INFERENCE_THREADS.
+    import threading
+
+    import torch
+    from segnet_ros import pipeline as pl
+    seen = {}
+    done = threading.Event()
+
+    class ThreadsSeen:
+        device = 'cpu'
+
+        def warmup(self):
+            seen.setdefault('warmup', torch.get_num_threads())
+
+        def close(self):
+            pass
+
+    def process(seg, frame, t):
+        seen['worker'] = torch.get_num_threads()
+        done.set()
+        return True
+
+    def build():
+        seen['swap'] = torch.get_num_threads()
+        return ThreadsSeen()
+    before = torch.get_num_threads()
+    p = pl.FramePipeline(process, print, print)
+    try:
+        p.start(ThreadsSeen())
+        p.offer('frame')
+        assert done.wait(10)
+        swapped = threading.Event()
+        p.swap_in_background(build, print, lambda seg: swapped.set())
+        assert swapped.wait(10)
+    finally:
+        p.close()
+        torch.set_num_threads(before)
+    assert seen == {'warmup': pl.INFERENCE_THREADS, 'worker': pl.INFERENCE_THREADS,
+                    'swap': 1}

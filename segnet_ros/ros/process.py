@@ -28,6 +28,8 @@ from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 
 from ..paths import use_large_image_transport
+from ..pipeline import confine_to_one_thread
+from ..stats import keep_large_buffers
 
 
 def _ignore_signals():
@@ -58,6 +60,8 @@ def run_node(node_class, program, args=None, startup_errors=()):
     runs before ``destroy_node()``.
     """
     use_large_image_transport()
+    keep_large_buffers()
+    confine_to_one_thread()  # the model's forward runs in the worker, with all the cores
     guard_signals()
     rclpy.init(args=args)
     node, built, code = None, False, 0
