@@ -70,8 +70,9 @@ def test_hd_frames_from_a_stock_dds_camera_are_all_answered_with_defaults(
     assert 'reading reliable (input_reliability auto)' in node.output()
 
 
-def test_the_reader_follows_a_best_effort_camera_then_a_reliable_one(start, models):
-    node = start({'model_path': models['a'], 'device': 'cpu'})
+def test_the_reader_follows_a_best_effort_camera_then_a_reliable_one(driver, start, models):
+    node = start({'model_path': models['a'], 'device': 'cpu', 'diagnostics_period': 0.2})
+    driver.record_diagnostics()
     # Best-effort promises nothing: a sample right after matching may be lost.
     best_effort = camera(node, '480x360', reliability='best_effort')
     assert best_effort['answered'] >= best_effort['sent'] - 1, best_effort
@@ -79,6 +80,9 @@ def test_the_reader_follows_a_best_effort_camera_then_a_reliable_one(start, mode
     reliable = camera(node, '1920x1080')
     assert reliable['answered'] == reliable['sent'], reliable
     assert 'reading reliable' in node.output()
+    # /diagnostics says what the node reads now (the reliable camera has gone: it stays).
+    assert driver.wait_for(lambda: (driver.latest_diagnostics(node.name) or {}).get(
+        'input_qos') == 'reliable, following the publishers', timeout=10)
     again = camera(node, '480x360', reliability='best_effort')
     assert again['answered'] >= again['sent'] - 1, again
     log = node.output()
