@@ -42,13 +42,18 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def reference_model(tmp, name, width):
-    """Write a random-weight model file of an architecture at 360x480 input."""
-    path = os.path.join(tmp, f'{name}_x{width}.safetensors')
+def reference_model(tmp, name, width, input_size=(360, 480)):
+    """Write a random-weight model file of an architecture at ``input_size``."""
+    path = os.path.join(tmp, f'{name}_x{width}_{input_size[0]}.safetensors')
     model = build_model(name, 11, width)
     modelfile.save_model_file(path, model, modelfile.default_info(
-        name, 11, width=width, input_size=[360, 480]))
+        name, 11, width=width, input_size=list(input_size)))
     return path
+
+
+# Larger default-model candidates (random weights): what the speed budget buys.
+CANDIDATES = (('segnet', 0.5, (180, 240)), ('segnet', 0.25, (360, 480)),
+              ('segnet', 0.5, (240, 320)))
 
 
 def main(argv=None):
@@ -59,6 +64,8 @@ def main(argv=None):
     p.add_argument('--device', default='cpu')
     p.add_argument('--threads', type=int, default=0, help='torch threads (0 = default)')
     p.add_argument('--full', action='store_true', help='also time full SegNet (slow on CPU)')
+    p.add_argument('--candidates', action='store_true',
+                   help='also time larger default-model candidates (random weights)')
     p.add_argument('--json', help='write results here')
     args = p.parse_args(argv)
     if args.threads:
@@ -70,7 +77,15 @@ def main(argv=None):
                  'segnet_basic x1.0 @360x480': reference_model(tmp, 'segnet_basic', 1.0)}
         if args.full:
             paths['segnet x1.0 @360x480'] = reference_model(tmp, 'segnet', 1.0)
-        segs = {k: Segmenter(v, device=args.device) for k, v in paths.items()}
+        if args.candidates:
+            for name, width, size in CANDIDATES:
+                paths[f'candidate {name} x{width} @{size[0]}x{size[1]}'] = \
+                    reference_model(tmp, name, width, size)
+        # The budget (issue 11): SegNet-Basic in fp32, ours in the precision the node picks
+        # by default here (precision auto: bf16 on CPUs with native bf16).
+        segs = {k: Segmenter(v, device=args.device,
+                             precision='fp32' if k.startswith('segnet_basic') else 'auto')
+                for k, v in paths.items()}
         for seg in segs.values():
             for _ in range(args.warmup):
                 seg.segment(frame, outputs=('mask', 'color', 'overlay'))
@@ -85,7 +100,7 @@ def main(argv=None):
     print(f'device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} '
           f'threads, {platform.processor() or platform.machine()}, {args.runs} runs, '
           '360x480 frames')
-    print(f"{'model':<46}{'params':>10}{'net input':>11}{'forward ms':>12}"
+    print(f"{'model':<46}{'params':>10}{'net input':>11}{'precision':>11}{'forward ms':>12}"
           f"{'segment ms':>12}{'speed-up':>10}")
     base_ms = summarize(times[base]['segment'])['p50']
     for name, seg in segs.items():
@@ -94,12 +109,15 @@ def main(argv=None):
         params = sum(t.numel() for t in seg.model.parameters())
         size = 'x'.join(map(str, seg.input_size))
         speedup = base_ms / s['p50']
+        prec = str(seg.dtype).replace('torch.', '')
         rows.append({'model': name, 'params': params, 'input_size': list(seg.input_size),
-                     'forward_ms': f, 'segment_ms': s, 'speedup_vs_segnet_basic': speedup})
-        print(f"{name:<46}{params:>10,}{size:>11}{f['p50']:>12.1f}{s['p50']:>12.1f}"
+                     'precision': prec, 'forward_ms': f, 'segment_ms': s,
+                     'speedup_vs_segnet_basic': speedup})
+        print(f"{name:<46}{params:>10,}{size:>11}{prec:>11}{f['p50']:>12.1f}{s['p50']:>12.1f}"
               f'{speedup:>9.1f}x')
     print('ms are medians; "segment" is the whole call on a 360x480 frame (resize, forward, '
-          'argmax, colours, overlay); speed-up is segnet_basic segment / model segment.')
+          'argmax, colours, overlay); speed-up is segnet_basic (fp32) segment / model segment; '
+          'the default model must reach 12x (issue 11).')
     save_json(args.json, {'device': args.device, 'torch': torch.__version__,
                           'threads': torch.get_num_threads(), 'runs': args.runs,
                           'time': time.strftime('%Y-%m-%d %H:%M:%S'), 'rows': rows})
