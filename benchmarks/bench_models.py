@@ -109,7 +109,7 @@ def main(argv=None):
         params = sum(t.numel() for t in seg.model.parameters())
         size = 'x'.join(map(str, seg.input_size))
         speedup = base_ms / s['p50']
-        prec = str(seg.dtype).replace('torch.', '')
+        prec = seg.dtype_name
         rows.append({'model': name, 'params': params, 'input_size': list(seg.input_size),
                      'precision': prec, 'forward_ms': f, 'segment_ms': s,
                      'speedup_vs_segnet_basic': speedup})

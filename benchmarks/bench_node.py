@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image as PILImage
 from segnet_ros import conversions
 from segnet_ros.bags.bagio import read_frames as load_frames
+from segnet_ros.camera import parse_frame_size
 from segnet_ros.inference import Segmenter
 from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
@@ -61,17 +62,6 @@ def start(peer, name, params, entry=None):
     return NodeProcess(params, name=name, image_topic=f'/{name}/in', entry=entry,
                        log_dir=os.environ.get('BENCH_NODE_LOG_DIR'),
                        quiet=not os.environ.get('BENCH_NODE_LOG_DIR'))
-
-
-def frame_size(text):
-    """Parse WxH."""
-    try:
-        w, h = (int(v) for v in text.lower().split('x'))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not WxH, e.g. 1920x1080") from None
-    if not (16 <= w <= 8192 and 16 <= h <= 8192):
-        raise argparse.ArgumentTypeError(f'{text}: width and height must be 16..8192')
-    return w, h
 
 
 def stamp_key(msg):
@@ -212,7 +202,7 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
             'node_inference_ms_p50': float(diag.get('inference_ms_p50', 'nan')),
             'node_latency_ms_p50': float(diag.get('latency_ms_p50', 'nan')),
             'input_size': list(seg.input_size), 'backend': seg.backend,
-            'precision': str(seg.dtype).replace('torch.', ''), 'node_params': node_params,
+            'precision': seg.dtype_name, 'node_params': node_params,
             'upsample': seg.upsample, 'pause_s': pause, 'block': block}
 
 
@@ -311,10 +301,10 @@ def main(argv=None):
     p.add_argument('--pause', type=float, default=0.0,
                    help="part 1: seconds between a frame's last output and the next frame")
     p.add_argument('--skip-usual', action='store_true', help='only part 1')
-    p.add_argument('--size', type=frame_size, default=None, metavar='WxH',
+    p.add_argument('--size', type=parse_frame_size, default=None, metavar='WxH',
                    help='camera frame size, e.g. 1280x720 or 1920x1080 (default: the sample '
                    "bag's 480x360)")
-    p.add_argument('--sizes', type=lambda t: [frame_size(v) for v in t.split(',')],
+    p.add_argument('--sizes', type=lambda t: [parse_frame_size(v) for v in t.split(',')],
                    metavar='WxH,WxH,...', help='part 1 only: several frame sizes in one run, '
                    'the first is the reference of the size ratios (e.g. '
                    '480x360,1280x720,1920x1080)')

@@ -7,6 +7,9 @@ mkdir -p out/bench
 py=.venv/bin/python
 $py benchmarks/bench_models.py --runs 20 --json out/bench/models.json | tee out/bench/models.txt
 $py benchmarks/bench_onnx.py --runs 20 --json out/bench/onnx.json | tee out/bench/onnx.txt
+$py benchmarks/bench_cpu_ops.py --runs 10 --json out/bench/cpu_ops.json | tee out/bench/cpu_ops.txt
+$py benchmarks/bench_cpu_ops.py --runs 10 --precision fp32 --json out/bench/cpu_ops_fp32.json \
+    | tee out/bench/cpu_ops_fp32.txt
 $py benchmarks/bench_cpu_settings.py --runs 20 --compile --json out/bench/cpu.json | tee out/bench/cpu.txt
 $py benchmarks/bench_node.py --frames 40 --duration 20 --json out/bench/node.json | tee out/bench/node.txt
 # 480x360, 720p and 1080p side by side, three runs, sizes alternating (the ratio table)

@@ -12,9 +12,21 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Camera calibration that follows an image when it is resized (no ROS import)."""
+"""Camera frame sizes, and calibration that follows an image when it is resized (no ROS)."""
 
+import argparse
 import copy
+
+
+def parse_frame_size(text):
+    """Parse 'WxH' (an argparse ``type``); return (width, height), each 16..8192."""
+    try:
+        w, h = (int(v) for v in text.lower().split('x'))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not WxH, e.g. 1920x1080") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f'{text}: width and height must be 16..8192')
+    return w, h
 
 
 def scale_camera_info(info, header, width, height):

@@ -281,8 +281,9 @@ class Segmenter:
         self.class_names = list(self.info.class_names)
         self.class_colors = [list(c) for c in self.info.class_colors]
         self._lut = palette_tensor(self.class_colors, self.device)
-        # On the CPU, OpenCV does the per-pixel work (uint8 resizes, lookup-table colours,
-        # weighted add): 3-10x faster than the torch code at 1080p (benchmarks/bench_cpu_ops.py).
+        # On the CPU, OpenCV does the per-pixel work (nearest/bilinear resizes, lookup-table
+        # colours, weighted add): the whole call with all four outputs at 1080p is 2.4-3.1x
+        # faster than with the torch code (benchmarks/bench_cpu_ops.py).
         self._cv2 = import_opencv() if self.device.type == 'cpu' else None
         self._lut_np = self._lut.cpu().numpy()
         # On the CPU each output is a numpy view the moment it exists; elsewhere all outputs
@@ -290,6 +291,11 @@ class Segmenter:
         self._outputs_on_host = self.device.type == 'cpu'
         self._mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1) * 255
+
+    @property
+    def dtype_name(self):
+        """Return the compute precision as the ready line and /diagnostics say it: 'bfloat16'."""
+        return str(self.dtype).replace('torch.', '')
 
     @property
     def bayesian(self):

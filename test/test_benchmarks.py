@@ -44,6 +44,14 @@ def test_bench_onnx(tmp_path):
     assert 'ORT/torch' in text and all(r['max_rel_diff'] < 1e-2 for r in rows)
 
 
+def test_bench_cpu_ops(tmp_path):
+    pytest.importorskip('cv2')
+    text, res = run('bench_cpu_ops.py', '--runs', '1', '--sizes', '480x360,640x480',
+                    tmp_path=tmp_path)
+    assert [r['size'] for r in res['rows']] == [[480, 360], [640, 480]]
+    assert all(r['opencv_all_ms'] > 0 and r['torch_all_ms'] > 0 for r in res['rows'])
+
+
 def test_bench_cpu_settings(tmp_path):
     text, cases = run('bench_cpu_settings.py', '--runs', '1', tmp_path=tmp_path)
     assert any(c['setting'].startswith('bf16') for c in cases)

@@ -28,6 +28,8 @@ import os
 import sys
 import time
 
+from ..camera import parse_frame_size
+
 _PROFILE_VARS = ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE',
                  'FASTDDS_BUILTIN_TRANSPORTS')
 
@@ -87,7 +89,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--topic', required=True, help="the node's input topic")
     p.add_argument('--mask', required=True, help="the node's class_mask topic")
-    p.add_argument('--size', default='1920x1080', help='WxH')
+    p.add_argument('--size', type=parse_frame_size, default=(1920, 1080), metavar='WxH')
     p.add_argument('--encoding', default='bgr8', choices=('bgr8', 'rgb8'))
     p.add_argument('--reliability', default='reliable', choices=('reliable', 'best_effort'))
     p.add_argument('--frames', type=int, default=12)
@@ -96,18 +98,13 @@ def main(argv=None):
     p.add_argument('--keep-profile', action='store_true',
                    help='keep the DDS profile of the environment (default: stock settings)')
     args = p.parse_args(argv)
-    try:
-        size = tuple(int(v) for v in args.size.lower().split('x'))
-        assert len(size) == 2 and min(size) > 0
-    except (ValueError, AssertionError):
-        p.error(f"--size '{args.size}' is not WxH")
     if not args.keep_profile and any(os.environ.get(k) for k in _PROFILE_VARS):
         env = {k: v for k, v in os.environ.items() if k not in _PROFILE_VARS}
         os.execve(sys.executable, [sys.executable, '-m', __spec__.name, *sys.argv[1:]], env)
     import rclpy
     rclpy.init()
     try:
-        out = probe(args.topic, args.mask, size, args.encoding,
+        out = probe(args.topic, args.mask, args.size, args.encoding,
                     args.reliability == 'reliable', args.frames, args.timeout, args.wait)
     except TimeoutError as e:
         print(f'camera_probe: {e}', file=sys.stderr)

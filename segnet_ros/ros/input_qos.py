@@ -76,7 +76,7 @@ class InputSubscription:
         self._qos = default_qos(params, 'input')
         # rclpy keeps the overrides given on the command line and in parameters files here.
         adaptive = follows_publishers(params, getattr(node, '_parameter_overrides', {}), topic)
-        self.adaptive, self.switches = adaptive, 0
+        self.adaptive = adaptive
         self._old = self._old_since = self._timer = None
         self._last_key, self._new_delivered = None, True
         if adaptive:
@@ -85,9 +85,8 @@ class InputSubscription:
                                                          QoSPolicyKind.DEPTH])
         else:
             options = QoSOverridingOptions.with_default_policies()
-        self.sub = self._make(options)
+        self.sub, self._options = self._make(options), options
         if adaptive:
-            self._options = options
             self._timer = node.create_timer(CHECK_PERIOD_S, self.check, clock=STEADY)
             self.check()
 
@@ -130,7 +129,6 @@ class InputSubscription:
         new = self._make(self._options, qos)
         self._old, self._old_since = self.sub, now
         self.sub, self._new_delivered = new, False
-        self.switches += 1
         reliable = want == ReliabilityPolicy.RELIABLE
         self._node.get_logger().info(
             f'input {self.sub.topic_name}: '

@@ -146,7 +146,7 @@ class SegnetMixin:
         seg = self.segmenter
         self.get_logger().info(
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
-            f"{seg.num_classes} classes) on {seg.device} {str(seg.dtype).replace('torch.', '')}"
+            f'{seg.num_classes} classes) on {seg.device} {seg.dtype_name}'
             f' ({seg.backend}), input {self.sub.topic_name} ({self.sub.describe()}), outputs '
             f'under {self.get_fully_qualified_name()}/; DDS: {dds_settings()}')
 
@@ -251,7 +251,7 @@ class SegnetMixin:
         release_free_memory()
         values = {**self.pipeline.diagnostic_values(),
                   'resident_memory_mb': f'{resident_mb():.1f}', 'device': str(seg.device),
-                  'precision': str(seg.dtype).replace('torch.', ''), 'backend': seg.backend,
+                  'precision': seg.dtype_name, 'backend': seg.backend,
                   'model': seg.model_path}
         if self.lifecycle_state is not None:
             values['lifecycle_state'] = self.lifecycle_state
