@@ -239,6 +239,9 @@ class Segmenter:
             argmax at network resolution and resizes the mask by nearest neighbour (fast; on
             CamVid val the same mIoU within 0.2); ``logits`` resizes the class scores
             bilinearly before the argmax (about the cost of the forward pass again).
+        flip: test-time flip: average the class scores of the frame and of its mirror image
+            (twice the forward cost; deterministic models only, Monte Carlo sampling already
+            averages).
 
     For example::
         >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
@@ -249,7 +252,7 @@ class Segmenter:
     """
 
     def __init__(self, model_path, device='auto', precision='auto', input_size=None,
-                 mc_samples=0, warn=None, backend='auto', upsample='mask'):
+                 mc_samples=0, warn=None, backend='auto', upsample='mask', flip=False):
         self.device = resolve_device(device)
         if backend == 'onnxruntime' and precision == 'auto':
             precision = 'fp32'  # what ONNX Runtime runs here
@@ -275,6 +278,7 @@ class Segmenter:
         if upsample not in UPSAMPLING:
             raise SegmenterError(f"unknown upsample '{upsample}'; use {', '.join(UPSAMPLING)}")
         self.upsample = upsample
+        self.flip = bool(flip) and not self.mc_samples
         self.backend = resolve_backend(backend, self.device, self.dtype, self.mc_samples)
         self._ort = OnnxRunner(self.model_path) if self.backend == 'onnxruntime' else None
         self.num_classes = int(self.info.num_classes)
@@ -402,6 +406,20 @@ class Segmenter:
         if 'uncertainty' in want and uncertainty is not None:
             ready('uncertainty', bilinear(uncertainty[0]))
 
+    def _forward(self, x):
+        """Return float class scores (1, K, h, w); with ``flip``, averaged with the mirror's."""
+        if self._ort is not None:
+            scores = self._ort.run(x)
+            return (scores + self._ort.run(x.flip(-1)).flip(-1)) / 2 if self.flip else scores
+        if not self.flip:
+            return self.model(x).float()
+        # One batch of two: one pass over the weights for both.
+        pair = torch.cat([x, x.flip(-1)])
+        if self.device.type == 'cpu':
+            pair = pair.contiguous(memory_format=torch.channels_last)
+        both = self.model(pair).float()
+        return (both[:1] + both[1:].flip(-1)) / 2
+
     @torch.inference_mode()
     def segment(self, rgb, outputs=('mask',), alpha=0.5, emit=None, at_network=False):
         """
@@ -430,7 +448,7 @@ class Segmenter:
         if self.mc_samples:
             scores, uncertainty = self.model.mc_predict(x, self.mc_samples)
         else:
-            scores = self._ort.run(x) if self._ort is not None else self.model(x).float()
+            scores = self._forward(x)
         self._sync()
         infer_s = time.perf_counter() - t1
         on_host = self._outputs_on_host

@@ -36,7 +36,7 @@ OUTPUT_RESOLUTIONS = ('image', 'network')
 TRANSPORTS = ('raw', 'compressed')
 # Changing these rebuilds the Segmenter in the background and swaps it in.
 RELOAD_PARAMS = ('model_path', 'device', 'precision', 'backend', 'upsample', 'inference_height',
-                 'inference_width', 'mc_samples')
+                 'inference_width', 'mc_samples', 'test_time_flip')
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ PARAMETERS = {
                              'size', low=0, high=8192),
     'inference_width': Spec(0, "network input width in pixels; 0 = the model's training size",
                             low=0, high=8192),
+    'test_time_flip': Spec(False, 'average the class scores of each frame and its mirror image '
+                           '(about twice the forward cost; deterministic models only)'),
     'output_resolution': Spec('image', "'image' (outputs at the camera frame's size) or "
                               "'network' (at the network input size, as Isaac ROS and "
                               'ros_deep_learning publish them; cheaper for HD frames; '

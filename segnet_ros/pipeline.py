@@ -56,7 +56,7 @@ def load_segmenter(model_path, params, class_names=None, warn=None):
         seg = Segmenter(model_path, device=params['device'], precision=params['precision'],
                         input_size=(params['inference_height'], params['inference_width']),
                         mc_samples=params['mc_samples'], backend=params['backend'],
-                        upsample=params['upsample'], warn=warn)
+                        upsample=params['upsample'], flip=params['test_time_flip'], warn=warn)
         seg.warmup()
     except SegmenterError:
         raise

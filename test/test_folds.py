@@ -137,6 +137,49 @@ def test_holdout_run_scores_the_held_out_sequence(data, tmp_path, capsys):
     assert info.metrics['split'] == 'holdout B'
 
 
+def test_eval_scores_the_frames_of_a_held_out_sequence(data, tmp_path, capsys):
+    from segnet_ros.training import evaluate as evaluate_cli
+    assert train_cli.main(args(data, tmp_path / 'run', '--holdout', 'B')) == 0
+    model = str(tmp_path / 'run' / 'best.safetensors')
+    capsys.readouterr()
+    out = tmp_path / 'b.json'
+    assert evaluate_cli.main([model, '--data', data[0], '--sequence', 'B', '--precision',
+                              'fp32', '--json', str(out)]) == 0
+    assert '[sequence B], 6 images' in capsys.readouterr().out  # 4 in train, 2 in val
+    res = json.loads(out.read_text())
+    assert res['images'] == 6 and res['sequences'] == ['B'] and not res['flip']
+    _, info = load_model_file(model)
+    # The fold's own score of its last epoch, taken the same way (class scores resized).
+    assert evaluate_cli.main([model, '--data', data[0], '--sequence', 'B', '--upsample',
+                              'logits', '--precision', 'fp32', '--json', str(out)]) == 0
+    assert json.loads(out.read_text())['miou'] == pytest.approx(info.metrics['miou'], abs=1e-4)
+    assert evaluate_cli.main([model, '--data', data[0], '--sequence', 'A', '--sequence', 'C',
+                              '--flip', '--json', str(out)]) == 0
+    assert json.loads(out.read_text())['images'] == 5
+    capsys.readouterr()
+    assert evaluate_cli.main([model, '--data', data[0], '--sequence', 'Z']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('segnet_eval: error:') and 'Z' in err[0]
+
+
+def test_bag_of_a_held_out_sequence(data, tmp_path, capsys):
+    from segnet_ros.bags import bagio
+    from segnet_ros.bags import tools
+    bag = str(tmp_path / 'b')
+    assert tools.main(['from-dataset', data[0], bag, '--sequence', 'B']) == 0
+    assert 'wrote 6 frames' in capsys.readouterr().out  # 4 from train, 2 from val
+    found = bagio.topics(bag)
+    assert found['/camera/image_raw'][1] == found['/camera/labels'][1] == 6
+    dark = [f.mean() for f in bagio.read_frames(bag, '/camera/image_raw')]
+    assert tools.main(['from-dataset', data[0], str(tmp_path / 'c'), '--sequence', 'C']) == 0
+    # Sequence C is the dark one: its frames, not B's, went into the second bag.
+    assert max(f.mean() for f in bagio.read_frames(str(tmp_path / 'c'),
+                                                   '/camera/image_raw')) < min(dark)
+    assert tools.main(['from-dataset', data[0], str(tmp_path / 'z'), '--sequence', 'Z']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('segnet_bag: error:') and 'Z' in err[0]
+
+
 def test_folds_train_one_model_per_sequence(data, tmp_path, capsys):
     out = tmp_path / 'folds'
     assert train_cli.main(args(data, out, '--folds', 'all')) == 0

@@ -146,6 +146,26 @@ def test_input_size_override(models):
         Segmenter(models['a'], device='cpu', input_size=(4, 40))
 
 
+def test_test_time_flip_averages_the_scores_of_the_frame_and_its_mirror(models):
+    img = rgb(48, 64, seed=5)  # the model's own input size: no resizing involved
+    seg = Segmenter(models['a'], device='cpu', precision='fp32', flip=True)
+    res = seg.segment(img, outputs=('mask', 'confidence'))
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float()
+    x = (x - torch.tensor(seg.info.mean).view(1, 3, 1, 1) * 255) / \
+        (torch.tensor(seg.info.std).view(1, 3, 1, 1) * 255)
+    with torch.no_grad():
+        logits = (seg.model(x) + seg.model(x.flip(-1)).flip(-1)) / 2
+        plain = seg.model(x)
+    np.testing.assert_array_equal(res.mask, logits[0].argmax(0).numpy())
+    np.testing.assert_allclose(res.confidence, torch.softmax(logits[0], 0).amax(0).numpy(),
+                               atol=1e-5)
+    assert not np.array_equal(res.mask, plain[0].argmax(0).numpy())  # the flip mattered
+    # A mirrored frame gives the mirrored mask exactly.
+    np.testing.assert_array_equal(seg.segment(img[:, ::-1].copy()).mask, res.mask[:, ::-1])
+    # Monte Carlo sampling already averages: the flip is not added to it.
+    assert not Segmenter(models['bayesian'], device='cpu', mc_samples=2, flip=True).flip
+
+
 def test_bayesian_uncertainty(models):
     seg = Segmenter(models['bayesian'], device='cpu', mc_samples=4)
     assert seg.bayesian

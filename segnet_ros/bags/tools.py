@@ -35,6 +35,7 @@ from ..inference import SegmenterError
 from ..paths import default_model_path
 from ..training.datasets import DatasetError
 from ..training.datasets import find_pairs
+from ..training.datasets import fold_pairs
 from ..training.datasets import read_image
 from ..training.datasets import read_label
 
@@ -42,16 +43,22 @@ from ..training.datasets import read_label
 def dataset_to_bag(root, split, out, fps=10.0, compressed=None, camera_info=False,
                    storage='sqlite3', image_topic='/camera/image_raw',
                    label_topic='/camera/labels', frame_id='camera', limit=None, start_ns=None,
-                   progress=True, stride=1):
+                   progress=True, stride=1, sequences=()):
     """
     Write a CamVid-layout split to a bag: images, labels (same stamps), camera_info.
 
     ``compressed`` is None for raw rgb8 Image, or 'jpeg' / 'png' for CompressedImage on
-    ``image_topic`` + '/compressed'. Returns the number of frames written.
+    ``image_topic`` + '/compressed'. ``sequences`` takes every frame of those sequences in
+    train and val instead of ``split`` (a ``segnet_train --holdout`` fold's frames).
+    Returns the number of frames written.
     """
     if fps <= 0:
         raise ValueError(f'fps must be > 0, got {fps}')
-    pairs = find_pairs(root, split)[::max(1, stride)][:limit]
+    if sequences:
+        pairs = fold_pairs(root, ['train', 'val'], ['train', 'val'], sequences)[1]
+    else:
+        pairs = find_pairs(root, split)
+    pairs = pairs[::max(1, stride)][:limit]
     period = int(round(1e9 / fps))
     t0 = start_ns if start_ns is not None else 1_700_000_000 * 1_000_000_000
     img_topic = image_topic + '/compressed' if compressed else image_topic
@@ -429,6 +436,9 @@ def get_args_parser():
     a.add_argument('root', help='dataset folder')
     a.add_argument('out', help='new bag folder')
     a.add_argument('--split', default='val')
+    a.add_argument('--sequence', action='append', default=[], metavar='SEQ',
+                   help='every frame of sequence SEQ in train and val instead of --split '
+                   '(the frames of the segnet_train --holdout SEQ fold); repeatable')
     a.add_argument('--fps', type=float, default=10.0, help='frame rate of the stamps')
     a.add_argument('--compressed', choices=('jpeg', 'png'),
                    help='write CompressedImage on <image-topic>/compressed instead of Image')
@@ -534,7 +544,7 @@ def _run(args):
             n = dataset_to_bag(args.root, args.split, args.out, args.fps, args.compressed,
                                args.camera_info, args.storage, args.image_topic,
                                args.label_topic, args.frame_id, args.limit,
-                               stride=args.stride)
+                               stride=args.stride, sequences=args.sequence)
             print(f'wrote {n} frames to {args.out}')
         else:
             n, k = bag_to_dataset(args.bag, args.out, args.image_topic, args.label_topic)

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from . import plots
 from .datasets import DatasetError
+from .datasets import fold_pairs
 from .datasets import SegmentationDataset
 from ..inference import PRECISIONS
 from ..inference import Segmenter
@@ -35,7 +36,8 @@ from ..modelfile import ModelFileError
 
 
 def evaluate_model_file(model_path, data_root, split='val', device='auto', boundary=True,
-                        input_size=None, upsample='mask', progress=False, precision='auto'):
+                        input_size=None, upsample='mask', progress=False, precision='auto',
+                        sequences=(), flip=False):
     """
     Return (results, confusion matrix, info) for a model file on a dataset split.
 
@@ -43,11 +45,18 @@ def evaluate_model_file(model_path, data_root, split='val', device='auto', bound
     mask is scored against the label at the label's resolution, by the same ``Scorer`` as
     ``segnet_bag eval``. ``upsample`` is the node parameter of that name: ``mask`` (the
     node's default) resizes the network-resolution mask, ``logits`` the class scores.
+    ``sequences`` scores every frame of those sequences in the train and val splits instead
+    of ``split``: the frames a ``segnet_train --holdout`` fold is scored on. ``flip`` is
+    test-time flip (``Segmenter``).
     """
     seg = Segmenter(model_path, device=device, input_size=input_size, upsample=upsample,
-                    precision=precision)
+                    precision=precision, flip=flip)
     info = seg.info
-    ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, cache=False)
+    pairs = None
+    if sequences:
+        pairs = fold_pairs(data_root, ['train', 'val'], ['train', 'val'], sequences)[1]
+    ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, cache=False,
+                             pairs=pairs)
     scorer = Scorer(info.num_classes, info.ignore_index, info.class_names, info.class_colors,
                     boundary=boundary)
     for i in tqdm(range(len(ds)), desc='evaluate', unit='image', file=sys.stderr,
@@ -65,6 +74,11 @@ def get_args_parser():
     p.add_argument('model', help='.safetensors model file')
     p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
     p.add_argument('--split', default='val')
+    p.add_argument('--sequence', action='append', default=[], metavar='SEQ',
+                   help='score every frame of sequence SEQ in train and val instead of '
+                   '--split (the frames of the segnet_train --holdout SEQ fold); repeatable')
+    p.add_argument('--flip', action='store_true',
+                   help='test-time flip: average the scores of each frame and its mirror')
     p.add_argument('--device', default='auto')
     p.add_argument('--precision', default='auto', choices=PRECISIONS,
                    help="as the node parameter: 'auto' scores what the node runs here "
@@ -97,18 +111,21 @@ def main(argv=None):
             res, mat, info = evaluate_model_file(model, args.data, args.split, args.device,
                                                  boundary=not args.no_bf,
                                                  upsample=args.upsample, progress=True,
-                                                 precision=args.precision)
+                                                 precision=args.precision,
+                                                 sequences=args.sequence, flip=args.flip)
     except (DatasetError, SegmenterError, ModelFileError) as e:
         print(f'segnet_eval: error: {e}', file=sys.stderr)
         return 2
     if args.recompute_bn:
         print(f'BatchNorm statistics: {info.bn_statistics}')
-    print(f'{os.path.basename(args.model)} on {args.data} [{args.split}], '
-          f"{res['images']} images, upsample {args.upsample}")
+    where = 'sequence ' + '+'.join(args.sequence) if args.sequence else args.split
+    print(f'{os.path.basename(args.model)} on {args.data} [{where}], '
+          f"{res['images']} images, upsample {args.upsample}" + (', flip' if args.flip else ''))
     print(format_table(res, info.class_names))
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'model': os.path.abspath(args.model), 'split': args.split,
+                       'sequences': args.sequence, 'flip': args.flip,
                        'bn_statistics': info.bn_statistics,
                        'upsample': args.upsample, 'class_names': info.class_names, **res,
                        'confusion': mat.tolist()}, f, indent=1)
