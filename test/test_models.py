@@ -193,6 +193,23 @@ def test_mc_predict(name):
         assert torch.equal(model(x), a)
 
 
+@pytest.mark.parametrize('name', ['bayesian_segnet', 'bayesian_segnet_basic'])
+def test_mc_predict_without_dropout_is_the_forward_pass(name):
+    # Shared encoder prefix, samples batched and chunked (5 = 2 + 2 + 1): with the dropout
+    # probability at 0 every sample is the deterministic forward pass.
+    torch.manual_seed(1)
+    model = build_model(name, 4, width=0.125).eval()
+    for m in model.modules():
+        if isinstance(m, MCDropout):
+            m.p = 0.0
+    x = torch.randn(2, 3, 33, 47).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        want = torch.softmax(model(x), 1)
+    mean, unc = model.mc_predict(x, samples=5, batch=2)
+    torch.testing.assert_close(mean, want, atol=1e-6, rtol=1e-5)
+    assert float(unc.abs().max()) < 1e-7  # E[p^2] - E[p]^2 in float32
+
+
 def test_mc_predict_restores_eval_after_error():
     model = build_model('bayesian_segnet', 4, width=0.125).eval()
     with pytest.raises(ValueError):

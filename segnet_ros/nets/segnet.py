@@ -132,18 +132,29 @@ class _EncoderDecoder(nn.Module):
 
     def forward(self, x):
         """Return per-class logits (N, K, H, W) at the input size."""
+        self._check_input(x)
+        pooled = []
+        x = self._encode(self.stem(x), pooled, 0, len(self.encoder))
+        return self._decode(x, pooled)
+
+    def _check_input(self, x):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'{type(self).__name__} expects a (N, {self.in_channels}, H, W) tensor, '
                 f'got shape {tuple(x.shape)}')
-        x = self.stem(x)
-        pooled = []
-        for block, drop in zip(self.encoder, self.encoder_dropout):
-            x = block(x)
+
+    def _encode(self, x, pooled, start, stop):
+        """Run encoder stages [start, stop), appending (pool indices, size) to ``pooled``."""
+        for i in range(start, stop):
+            x = self.encoder[i](x)
             size = x.shape[-2:]
             x, idx = max_pool(x)
             pooled.append((idx, size))
-            x = drop(x)
+            x = self.encoder_dropout[i](x)
+        return x
+
+    def _decode(self, x, pooled):
+        """Unpool with ``pooled`` (consumed) through every decoder stage, then classify."""
         for block, drop in zip(self.decoder, self.decoder_dropout):
             idx, size = pooled.pop()
             x = block(max_unpool(x, idx, size))
@@ -151,27 +162,44 @@ class _EncoderDecoder(nn.Module):
         return self.classifier(x)
 
     @torch.no_grad()
-    def mc_predict(self, x, samples=8):
+    def mc_predict(self, x, samples=8, batch=8):
         """
         Monte Carlo dropout inference (Bayesian SegNet).
 
         Runs ``samples`` stochastic passes with dropout on and returns ``(mean_prob,
         uncertainty)``: the mean softmax (N, K, H, W), the prediction, and the per-pixel
         variance of the softmax samples averaged over classes (N, H, W), the uncertainty.
+        The encoder stages before the first dropout are deterministic, so they run once;
+        the rest runs up to ``batch`` samples at a time as one batch.
         """
         drops = [m for m in self.modules() if isinstance(m, MCDropout)]
         if not drops:
             raise ValueError('mc_predict needs a Bayesian model (built with bayesian=True)')
         if samples < 1:
             raise ValueError(f'samples must be >= 1, got {samples}')
+        self._check_input(x)
+        first = next(i for i, d in enumerate(self.encoder_dropout) if isinstance(d, MCDropout))
         for m in drops:
             m.sampling = True
         try:
+            shared = []
+            h = self._encode(self.stem(x), shared, 0, first)
+            fmt = torch.channels_last if h.is_contiguous(memory_format=torch.channels_last) \
+                and not h.is_contiguous() else torch.contiguous_format
+            n = x.shape[0]
             total = total_sq = None
-            for _ in range(samples):
-                p = torch.softmax(self(x).float(), dim=1)
-                total = p if total is None else total + p
-                total_sq = p * p if total_sq is None else total_sq + p * p
+            done = 0
+            while done < samples:
+                s = min(batch, samples - done)
+                pooled = [(idx.repeat(s, 1, 1, 1), size) for idx, size in shared]
+                y = self._encode(h.repeat(s, 1, 1, 1).contiguous(memory_format=fmt), pooled,
+                                 first, len(self.encoder))
+                p = torch.softmax(self._decode(y, pooled).float(), dim=1)
+                p = p.reshape(s, n, *p.shape[1:])
+                total = p.sum(0) if total is None else total + p.sum(0)
+                sq = (p * p).sum(0)
+                total_sq = sq if total_sq is None else total_sq + sq
+                done += s
         finally:
             for m in drops:
                 m.sampling = False
