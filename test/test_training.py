@@ -654,6 +654,18 @@ def test_init_starts_from_a_model_file(dataset, trained, tmp_path, capsys):
     assert train_cli.main(train_args(data, tmp_path / 'bad', classes, 1, '--set', 'width=0.25',
                                      '--init', str(trained / 'best.safetensors'))) == 2
     assert 'segnet x0.125' in capsys.readouterr().err
+    # A Bayesian model starts from its plain counterpart (dropout holds no weights), and
+    # the last epoch's model file is written beside the best one.
+    bayes = tmp_path / 'bayes'
+    assert train_cli.main(train_args(data, bayes, classes, 1, '--set', 'lr=0', '--set',
+                                     'architecture=bayesian_segnet',
+                                     '--init', str(trained / 'best.safetensors'))) == 0
+    model, info = load_model_file(str(bayes / 'last.safetensors'))
+    assert info.architecture == 'bayesian_segnet' and model.bayesian
+    assert info.metrics['epoch'] == 1
+    for k, v in start.state_dict().items():
+        if 'running' not in k and 'num_batches' not in k:
+            assert torch.equal(model.state_dict()[k], v), k
 
 
 CAMVID = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), '..',

@@ -22,6 +22,7 @@ on that one; ``--folds all`` runs every such fold and reports them side by side.
 """
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -282,8 +283,9 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     if init:
         # Start from the weights of a model file (a second training cycle, fine-tuning).
         start, start_info = modelfile.load_model_file(init)
-        if (start_info.architecture, float(start_info.width), start_info.num_classes) != \
-                (cfg['architecture'], float(cfg['width']), k):
+        # Dropout holds no weights: a Bayesian model can start from its plain counterpart.
+        if (_plain(start_info.architecture), float(start_info.width), start_info.num_classes) \
+                != (_plain(cfg['architecture']), float(cfg['width']), k):
             raise ConfigError(f'{init} is a {start_info.architecture} x{start_info.width} '
                               f'with {start_info.num_classes} classes; the config trains a '
                               f"{cfg['architecture']} x{cfg['width']} with {k}")
@@ -357,20 +359,25 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
                 _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
                      f"{stats['images_per_s']:.1f} img/s, data wait {stats['data_wait_s']:.1f}"
                      f" s\n{format_table(res, classes['class_names'])}")
+                metrics = {'split': val_name, 'epoch': epoch + 1,
+                           'selected_on': cfg['select_on'],
+                           **{key: round(res[key], 4) for key in
+                              ('global_acc', 'class_acc', 'miou', 'bf')},
+                           'ious': [round(v, 4) for v in res['ious']]}
+                info.training = {key: cfg[key] for key in
+                                 ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
+                                  'scale', 'class_weighting')}
                 if res[cfg['select_on']] > best:
                     best = res[cfg['select_on']]
-                    info.metrics = {'split': val_name, 'epoch': epoch + 1,
-                                    'selected_on': cfg['select_on'],
-                                    **{key: round(res[key], 4) for key in
-                                       ('global_acc', 'class_acc', 'miou', 'bf')},
-                                    'ious': [round(v, 4) for v in res['ious']]}
-                    info.training = {key: cfg[key] for key in
-                                     ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
-                                      'scale', 'class_weighting')}
+                    info.metrics = metrics
                     modelfile.save_model_file(os.path.join(out_dir, 'best.safetensors'),
                                               net, info)
                     plots.plot_confusion(mat, classes['class_names'],
                                          os.path.join(out_dir, 'confusion.png'))
+                if last:
+                    # A fold's model: chosen by nothing scored on its held-out sequence.
+                    modelfile.save_model_file(os.path.join(out_dir, 'last.safetensors'), net,
+                                              dataclasses.replace(info, metrics=metrics))
         elif rank == 0:
             _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
                  f"{stats['images_per_s']:.1f} img/s")
@@ -390,6 +397,10 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     if world > 1:
         torch.distributed.destroy_process_group()
     return best, history
+
+
+def _plain(architecture):
+    return architecture.removeprefix('bayesian_')
 
 
 def _by_sequence(pairs):
