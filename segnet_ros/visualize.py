@@ -53,6 +53,15 @@ def overlay_numpy(rgb, mask, colors, alpha=0.5):
     return (out + 0.5).astype(np.uint8)
 
 
+def heat_numpy(values, top):
+    """Numpy convenience for reports: (H, W) floats in [0, top] -> dark-to-bright RGB heat map."""
+    v = np.clip(np.nan_to_num(np.asarray(values, np.float32) / max(float(top), 1e-12)), 0, 1)
+    # black -> red -> yellow -> white, readable in print and without a colour map library
+    rgb = np.stack([np.clip(3 * v, 0, 1), np.clip(3 * v - 1, 0, 1), np.clip(3 * v - 2, 0, 1)],
+                   axis=-1)
+    return (rgb * 255 + 0.5).astype(np.uint8)
+
+
 def import_opencv():
     """Return the cv2 module (opencv-python-headless / python3-opencv), or None without it."""
     try:

@@ -19,6 +19,7 @@ import os
 import types
 
 import numpy as np
+from PIL import Image as PILImage
 import pytest
 from segnet_ros.bags import bagio as io
 from segnet_ros.bags import tools
@@ -158,6 +159,22 @@ def test_bayesian_model_reports_uncertainty_and_how_it_flags_errors(tmp_path, mo
     assert 'confidence_vs_error' in res and 'AUROC' in (out / 'report.md').read_text()
     assert '![uncertainty](uncertainty.png)' in (out / 'report.md').read_text()
     assert (out / 'uncertainty.png').exists()
+    # The sample rows gain a fourth panel: the uncertainty heat map.
+    assert 'truth where labelled | uncertainty' in (out / 'report.md').read_text()
+    plain = tmp_path / 'plain'
+    assert run_eval(capsys, bag, '--model', models['a'], '--out', str(plain))[0] == 0
+    width = {d: PILImage.open(d / 'samples.png').size[0] for d in (out, plain)}
+    assert width[out] == width[plain] * 4 // 3
+
+
+def test_uncertainty_heat_map_runs_dark_to_bright():
+    from segnet_ros.visualize import heat_numpy
+    heat = heat_numpy(np.array([[0.0, 0.01, 0.025, 0.05, 0.5, np.nan]]), 0.05).astype(int)
+    assert heat.shape == (1, 6, 3) and heat.dtype == np.int64
+    assert heat[0, 0].tolist() == [0, 0, 0] and heat[0, 3].tolist() == [255, 255, 255]
+    assert heat[0, 4].tolist() == [255, 255, 255] and heat[0, 5].tolist() == [0, 0, 0]
+    brightness = heat[0, :4].sum(-1)
+    assert (np.diff(brightness) > 0).all()
 
 
 def test_topics_are_found_not_typed(tmp_path, models, capsys):

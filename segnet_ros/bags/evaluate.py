@@ -33,6 +33,7 @@ from .. import conversions
 from ..metrics import format_table
 from ..metrics import Scorer
 from ..metrics import StreamStats
+from ..visualize import heat_numpy
 
 
 class StampIndex:
@@ -272,7 +273,7 @@ def evaluate_bag(bag, segmenter, image_topic=None, label_topic=None, tolerance_n
             else:
                 label = None
             stats.add(out.mask, m.timestamp, out.confidence, out.uncertainty, label)
-            spread.offer(lambda: (stamp, rgb, out.mask, label))
+            spread.offer(lambda: (stamp, rgb, out.mask, label) + _extra_panels(out))
             if keep_predictions:
                 ev.predictions[stamp] = (m.msg.header.frame_id, out.mask)
             if on_frame:
@@ -284,6 +285,18 @@ def evaluate_bag(bag, segmenter, image_topic=None, label_topic=None, tolerance_n
         return ev
     finally:
         source.close()
+
+
+# Heat-map scale of the uncertainty panel: the MC-dropout variance averaged over K classes
+# tops out near 1/K; 0.05 puts CamVid's (K = 11) boundaries and unfamiliar objects in view.
+UNCERTAINTY_PANEL_TOP = 0.05
+
+
+def _extra_panels(out):
+    """Contact-sheet panels beyond image | overlay | truth: a Bayesian model's uncertainty."""
+    if out.uncertainty is None:
+        return ()
+    return (heat_numpy(out.uncertainty, UNCERTAINTY_PANEL_TOP),)
 
 
 def offline_evaluate(bag, segmenter, image_topic, label_topic, tolerance_ns=0, samples=4,

@@ -131,7 +131,7 @@ def _caption(panel, text):
 
 def contact_sheet(samples, class_colors, num_classes, path, t0_ns=None, width=256):
     """
-    Write a sheet of samples, one row each: image | overlay | truth (when labelled).
+    Write a sheet of samples, one row each: image | overlay | truth (when labelled) | extras.
 
     ``samples`` are (stamp, rgb, mask, label or None[, extra panels]); each row is scaled
     to ``width`` pixels per panel and captioned with its bag time.
@@ -325,7 +325,9 @@ def write_report(out_dir, res, title, class_names, class_colors, scorer=None, ti
     if samples and contact_sheet(list(samples), class_colors, len(class_names),
                                  os.path.join(out_dir, 'samples.png'),
                                  timeline[0]['t_ns'] if timeline else None):
-        lines += ['Samples spread over the bag (image | overlay | truth where labelled):', '',
+        last = ' | uncertainty, dark to bright' if any(len(r) > 4 for r in samples) else ''
+        lines += [f'Samples spread over the bag (image | overlay | truth where labelled{last}):',
+                  '',
                   '![samples](samples.png)', '']
     if video_note == 'video.mp4':
         lines += ['Overlays of every frame: [video.mp4](video.mp4)', '']
