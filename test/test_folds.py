@@ -89,6 +89,15 @@ def test_fold_pairs_hold_a_whole_sequence_out(data):
     assert seqs(train) == ['B'] * 6 and seqs(held) == ['A'] * 3 + ['C'] * 2
 
 
+def test_sequence_pairs_take_every_frame_of_the_sequences_named(data):
+    from segnet_ros.training.datasets import sequence_pairs
+    assert seqs(sequence_pairs(data[0], ['B'])) == ['B'] * 6
+    # Scoring needs no training frames left over, unlike a fold.
+    assert len(sequence_pairs(data[0], ['A', 'B', 'C'])) == 11
+    with pytest.raises(DatasetError, match='no sequence Z'):
+        sequence_pairs(data[0], ['Z'])
+
+
 def test_fold_pairs_errors(data):
     root, _ = data
     with pytest.raises(DatasetError, match='no sequence 0001TP') as e:

@@ -35,9 +35,9 @@ from ..inference import SegmenterError
 from ..paths import default_model_path
 from ..training.datasets import DatasetError
 from ..training.datasets import find_pairs
-from ..training.datasets import fold_pairs
 from ..training.datasets import read_image
 from ..training.datasets import read_label
+from ..training.datasets import sequence_pairs
 
 
 def dataset_to_bag(root, split, out, fps=10.0, compressed=None, camera_info=False,
@@ -55,7 +55,7 @@ def dataset_to_bag(root, split, out, fps=10.0, compressed=None, camera_info=Fals
     if fps <= 0:
         raise ValueError(f'fps must be > 0, got {fps}')
     if sequences:
-        pairs = fold_pairs(root, ['train', 'val'], ['train', 'val'], sequences)[1]
+        pairs = sequence_pairs(root, sequences)
     else:
         pairs = find_pairs(root, split)
     pairs = pairs[::max(1, stride)][:limit]

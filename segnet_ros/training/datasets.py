@@ -97,6 +97,28 @@ def sequence_of(path):
     return os.path.basename(path).split('_', 1)[0]
 
 
+def _listed_with(root, splits, sequences):
+    """Return {split: pairs} of ``splits``; a sequence that none of them holds is an error."""
+    listed = {s: find_pairs(root, s) for s in dict.fromkeys(splits)}
+    seen = {sequence_of(img) for pairs in listed.values() for img, _ in pairs}
+    unknown = sorted(set(sequences) - seen)
+    if unknown:
+        raise DatasetError(f"{root}: no sequence {', '.join(unknown)} in "
+                           f"{'/'.join(listed)}; sequences: {', '.join(sorted(seen))}")
+    return listed
+
+
+def sequence_pairs(root, sequences, splits=('train', 'val')):
+    """
+    Return every pair of ``splits`` whose sequence is in ``sequences``.
+
+    These are the frames a ``segnet_train --holdout`` fold is scored on; ``segnet_eval`` and
+    ``segnet_bag from-dataset`` take them with ``--sequence``.
+    """
+    listed, wanted = _listed_with(root, splits, sequences), set(sequences)
+    return [p for s in splits for p in listed[s] if sequence_of(p[0]) in wanted]
+
+
 def fold_pairs(root, train_splits, eval_splits, holdout):
     """
     Return (train pairs, eval pairs) for a leave-sequences-out fold.
@@ -106,12 +128,7 @@ def fold_pairs(root, train_splits, eval_splits, holdout):
     that no split holds, or a fold that leaves nothing to train on, is an error.
     """
     holdout = set(holdout)
-    listed = {s: find_pairs(root, s) for s in dict.fromkeys([*train_splits, *eval_splits])}
-    seen = {sequence_of(img) for pairs in listed.values() for img, _ in pairs}
-    unknown = sorted(holdout - seen)
-    if unknown:
-        raise DatasetError(f"{root}: no sequence {', '.join(unknown)} in "
-                           f"{'/'.join(listed)}; sequences: {', '.join(sorted(seen))}")
+    listed = _listed_with(root, [*train_splits, *eval_splits], holdout)
     train = [p for s in train_splits for p in listed[s] if sequence_of(p[0]) not in holdout]
     evaluate = [p for s in eval_splits for p in listed[s] if sequence_of(p[0]) in holdout]
     if not train:

@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from . import plots
 from .datasets import DatasetError
-from .datasets import fold_pairs
 from .datasets import SegmentationDataset
+from .datasets import sequence_pairs
 from ..inference import PRECISIONS
 from ..inference import Segmenter
 from ..inference import SegmenterError
@@ -54,7 +54,7 @@ def evaluate_model_file(model_path, data_root, split='val', device='auto', bound
     info = seg.info
     pairs = None
     if sequences:
-        pairs = fold_pairs(data_root, ['train', 'val'], ['train', 'val'], sequences)[1]
+        pairs = sequence_pairs(data_root, sequences)
     ds = SegmentationDataset(data_root, split, info.num_classes, info.ignore_index, cache=False,
                              pairs=pairs)
     scorer = Scorer(info.num_classes, info.ignore_index, info.class_names, info.class_colors,

@@ -332,6 +332,8 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         class_names=classes['class_names'], class_colors=classes['class_colors'],
         ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
         mean=list(cfg['mean']), std=list(cfg['std']))
+    info.training = {key: cfg[key] for key in ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
+                                               'scale', 'class_weighting')}
     bn_batches = bn_loader(cfg, train_set) if cfg['recompute_bn'] else None
     for epoch in range(start_epoch, cfg['epochs']):
         # The epoch alone fixes shuffling and augmentation, so a resumed run repeats them.
@@ -364,9 +366,6 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
                            **{key: round(res[key], 4) for key in
                               ('global_acc', 'class_acc', 'miou', 'bf')},
                            'ious': [round(v, 4) for v in res['ious']]}
-                info.training = {key: cfg[key] for key in
-                                 ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
-                                  'scale', 'class_weighting')}
                 if res[cfg['select_on']] > best:
                     best = res[cfg['select_on']]
                     info.metrics = metrics
