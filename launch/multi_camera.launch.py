@@ -49,6 +49,12 @@ ARGUMENTS = (
     ('use_compressed', '', 'alias: true = image_transport:=compressed'),
     ('use_camera_info', '', 'true | false: subscribe /X/camera_info and republish it with '
      'each mask; empty = the value in params_file (false)'),
+    ('precision', '', 'auto | fp32 | fp16 | bf16 for every camera; empty = the value in '
+     'params_file (auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32)'),
+    ('output_resolution', '', 'image | network: outputs at the camera frame size or at '
+     'the network input size for every camera; empty = the value in params_file (image)'),
+    ('test_time_flip', '', 'true | false: average each frame with its mirror image for every '
+     'camera; empty = the value in params_file (false)'),
     ('log_level', 'info', 'debug | info | warn | error | fatal'),
 )
 

@@ -53,6 +53,12 @@ ARGUMENTS = (
     ('namespace', '', 'namespace of the node and its outputs (<namespace>/<node_name>/...)'),
     ('node_name', 'segnet', 'node name; outputs are published under ~/ (e.g. '
      '/<node_name>/class_mask)'),
+    ('precision', '', 'auto | fp32 | fp16 | bf16; empty = the value in params_file '
+     '(auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32)'),
+    ('output_resolution', '', 'image | network: outputs at the camera frame size or at '
+     'the network input size; empty = the value in params_file (image)'),
+    ('test_time_flip', '', 'true | false: average each frame with its mirror image; '
+     'empty = the value in params_file (false)'),
     ('log_level', 'info', 'debug | info | warn | error | fatal'),
     ('lifecycle', 'false', 'true: start the managed node (segnet_lifecycle_node) and bring it '
      'to active once; a later deactivate by hand sticks'),

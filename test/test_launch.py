@@ -80,6 +80,22 @@ def test_params_file_check_refuses_missing_non_yaml_and_non_parameter_files(tmp_
             ls.check_params_file('params_file', str(tmp_path / name))
 
 
+def test_precision_output_resolution_and_flip_arguments_are_checked_as_the_node_checks_them():
+    base = {'params_file': os.path.join(ROOT, 'config', 'segnet.yaml'), 'model_path': '',
+            'device': '', 'image_transport': '', 'use_compressed': '', 'use_camera_info': ''}
+    given = ls.checked_node_parameters({**base, 'precision': 'fp32',
+                                        'output_resolution': 'network',
+                                        'test_time_flip': 'True'})[1]
+    assert given == {'precision': 'fp32', 'output_resolution': 'network',
+                     'test_time_flip': True}
+    # Left empty (or not declared by a launch file): the params file's values stand.
+    assert ls.checked_node_parameters(base)[1] == {}
+    for name, text in [('precision', 'fp64'), ('output_resolution', 'camera'),
+                       ('test_time_flip', 'sometimes')]:
+        with pytest.raises(ls.LaunchArgumentError, match=f'^launch argument {name}: '):
+            ls.checked_node_parameters({**base, name: text})
+
+
 def test_only_given_arguments_override_the_params_file():
     params = ls.node_parameters('/p.yaml', {'device': '', 'use_compressed': False,
                                             'model_path': '/m.safetensors'})
@@ -227,7 +243,7 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
             while d.node.count_subscribers(expected['topic']) == 0:
                 assert time.monotonic() < deadline, f"nothing subscribes {expected['topic']}"
                 time.sleep(0.05)
-            got = d.get_parameters('segnet', 'device', 'image_transport', 'overlay_alpha')
+            got = d.get_parameters('segnet', *expected['params'])
             assert got == expected['params']
         return peer
     file_only = {'topic': '/camera/image_raw/compressed',
@@ -236,9 +252,13 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
     assert run_launch('segnet.launch.py', {'params_file': str(params)},
                       peer_with(file_only)) == 0
     given = {'topic': '/camera/image_raw',
-             'params': {'device': 'auto', 'image_transport': 'raw', 'overlay_alpha': 0.25}}
+             'params': {'device': 'auto', 'image_transport': 'raw', 'overlay_alpha': 0.25,
+                        'precision': 'fp32', 'output_resolution': 'network',
+                        'test_time_flip': True}}
     assert run_launch('segnet.launch.py', {'params_file': str(params), 'device': 'auto',
-                                           'image_transport': 'raw'},
+                                           'image_transport': 'raw', 'precision': 'fp32',
+                                           'output_resolution': 'network',
+                                           'test_time_flip': 'true'},
                       peer_with(given)) == 0
 
 
@@ -250,6 +270,7 @@ def test_params_file_values_hold_unless_an_argument_is_given(tmp_path, driver_fa
     ({'params_file': os.path.join(ROOT, 'README.md')}, 'launch argument params_file'),
     ({'lifecycle': 'maybe'}, 'launch argument lifecycle'),
     ({'image_transport': 'theora'}, 'launch argument image_transport'),
+    ({'precision': 'fp64'}, 'launch argument precision'),
     ({'device': 'cuda:7'}, 'exited with code 2'),  # no such device here: the node refuses
 ])
 def test_bad_arguments_end_the_launch_non_zero(arguments, error, caplog):

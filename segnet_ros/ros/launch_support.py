@@ -26,6 +26,7 @@ import re
 
 import yaml
 
+from ..params import check_parameter
 from ..params import TRANSPORTS
 
 LOG_LEVELS = ('debug', 'info', 'warn', 'warning', 'error', 'fatal')
@@ -64,6 +65,14 @@ def check_transport(name, text, use_compressed=''):
     if text and text not in TRANSPORTS:
         raise LaunchArgumentError(name, f"'{text}' is not supported; supported transports: "
                                         f"{', '.join(TRANSPORTS)}")
+    return text
+
+
+def check_choice(name, text):
+    """Accept '' (keep the params file's value) or a value the node parameter ``name`` takes."""
+    error = check_parameter(name, text) if text else None
+    if error:
+        raise LaunchArgumentError(name, error)
     return text
 
 
@@ -123,8 +132,10 @@ def checked_node_parameters(arg):
     Check the node arguments the launch files share; return the node's parameters list.
 
     ``arg`` maps argument names to their text: params_file, model_path, device,
-    image_transport, use_compressed, use_camera_info. Empty ones keep the file's values.
+    image_transport, use_compressed, use_camera_info, precision, output_resolution,
+    test_time_flip. Empty (or absent) ones keep the file's values.
     """
+    flip = arg.get('test_time_flip', '')
     given = {
         'model_path': check_file('model_path', arg['model_path'], 'model file'),
         'device': check_device('device', arg['device']),
@@ -132,6 +143,10 @@ def checked_node_parameters(arg):
                                            arg['use_compressed']),
         'use_camera_info': (parse_bool('use_camera_info', arg['use_camera_info'])
                             if arg['use_camera_info'] else ''),
+        'precision': check_choice('precision', arg.get('precision', '')),
+        'output_resolution': check_choice('output_resolution',
+                                          arg.get('output_resolution', '')),
+        'test_time_flip': parse_bool('test_time_flip', flip) if flip else '',
     }
     return node_parameters(check_params_file('params_file', arg['params_file']), given)
 
