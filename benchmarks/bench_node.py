@@ -17,7 +17,8 @@ Node overhead and the usual-way comparison, over real DDS with the node in anoth
 
 Part 1 (overhead): frames go one at a time (the next after every output of the last came
 back), so nothing queues. The bare model forward is timed in this process on the same
-frames, in blocks alternating with the node's (see overhead()). Reports
+frames, in blocks alternating with the node's and with those of benchmarks/echo_node.py (the
+node's topics and messages without a model: the transport floor; see overhead()). Reports
 end-to-end (publish -> class mask received, and -> all four outputs received) against the
 forward, the node's own view from /diagnostics, and where the rest goes per frame (measured
 here with the node's own functions).
@@ -137,28 +138,49 @@ def breakdown(seg, rgb, runs):
     return {k: 1000 * float(np.median(v)) for k, v in stages.items()}
 
 
+def lockstep(h, pub, topics, msg, timeout):
+    """Publish ``msg``; return (class mask, last output) receive times after the publish, in s."""
+    t0 = time.monotonic()
+    pub.publish(msg)
+    if not h.wait_for(lambda: all(received(h, t, msg) for t in topics), timeout=timeout):
+        return None
+    t_all = max(received(h, t, msg) for t in topics)
+    t_mask = received(h, topics[0], msg)
+    with h.cond:  # held outputs (20 MB a frame at 1080p) would pile up here
+        for t in topics:
+            h.received[t].clear()
+    return t_mask - t0, t_all - t0
+
+
 def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='bench_segnet'):
-    """Part 1: lockstep end-to-end vs bare forward on the same frames."""
+    """Part 1: lockstep end-to-end vs bare forward (and the transport floor) on the same frames."""
     from sensor_msgs.msg import Image
     node_params = dict(node_params or {})
     seg = Segmenter(model, device='cpu', precision=node_params.get('precision', 'auto'),
                     backend=node_params.get('backend', 'auto'))
     seg.warmup(2)
     proc = start(h, name, {'model_path': model, 'device': 'cpu', **node_params})
-    pub = h.publisher(Image, f'/{name}/in', depth=10)
-    topics = [proc.topic(o) for o in OUTPUTS]
-    for t in topics:
-        h.record(t, depth=10)
+    echo = start(h, f'{name}_echo', {}, [os.path.join(ROOT, 'benchmarks', 'echo_node.py')])
+    routes = []  # (label, publisher, output topics) for the node and the echo
+    for label, p in (('node', proc), ('echo', echo)):
+        routes.append((label, h.publisher(Image, f'/{p.name}/in', depth=10),
+                       [p.topic(o) for o in OUTPUTS]))
+    for _, _, topics in routes:
+        for t in topics:
+            h.record(t, depth=10)
     h.record_diagnostics()
     try:
-        h.wait_connected(pub, proc, topics)
+        for (_, pub, topics), p in zip(routes, (proc, echo)):
+            h.wait_connected(pub, p, topics)
         # Blocks of frames: the bare forward on the next few frames, back to back, then the
-        # same frames through the node one at a time. Alternating keeps both measurements
-        # under the same machine load (this VM's speed drifts by 20% over minutes); the
-        # pause after the forward block lets this process's OpenMP threads, which spin for
-        # a while after each parallel region, go idle before the node runs (a camera driver
-        # does not keep two cores spinning).
-        fwd, e2e, mask_only = [], [], []
+        # same frames through the node one at a time, then through the echo node (no model:
+        # transport, executors and messages only). Alternating keeps all three under the
+        # same machine load (this VM's speed drifts by 20% over minutes); the pause after
+        # the forward block lets this process's OpenMP threads, which spin for a while
+        # after each parallel region, go idle before the node runs (a camera driver does
+        # not keep two cores spinning).
+        fwd = []
+        got = {label: ([], []) for label, _, _ in routes}  # (class mask, all four) in ms
         order = list(range(-block, n))  # one warm-up block
         for b0 in range(0, len(order), block):
             chunk = order[b0:b0 + block]
@@ -170,24 +192,18 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
                     if i >= 0:
                         fwd.append((time.perf_counter() - t) * 1000)
             time.sleep(0.05)
-            for i in chunk:
-                msg = msg_for(frames[i % len(frames)], i + block)
-                t0 = time.monotonic()
-                pub.publish(msg)
-                if not h.wait_for(lambda: all(received(h, t, msg) for t in topics),
-                                  timeout=30 if i >= 0 else 5):
-                    if i < 0:
-                        continue  # a warm-up frame lost while the node's reader switched
-                    raise RuntimeError(f'frame {i} got no output')
-                t_all = max(received(h, t, msg) for t in topics)
-                t_mask = received(h, topics[0], msg)
-                with h.cond:  # held outputs (20 MB a frame at 1080p) would pile up here
-                    for t in topics:
-                        h.received[t].clear()
-                if i >= 0:
-                    e2e.append((t_all - t0) * 1000)
-                    mask_only.append((t_mask - t0) * 1000)
-                time.sleep(pause)
+            for label, pub, topics in routes:
+                for i in chunk:
+                    t = lockstep(h, pub, topics, msg_for(frames[i % len(frames)], i + block),
+                                 timeout=30 if i >= 0 else 5)
+                    if t is None:
+                        if i < 0:
+                            continue  # a warm-up frame lost while the node's reader switched
+                        raise RuntimeError(f'frame {i} got no output from the {label}')
+                    if i >= 0:
+                        got[label][0].append(t[0] * 1000)
+                        got[label][1].append(t[1] * 1000)
+                    time.sleep(pause)
         # A diagnostics message that covers every frame.
         h.wait_for(lambda: int((h.latest_diagnostics(name) or {}).get(
             'frames_processed', 0)) >= len(order), timeout=10)
@@ -195,10 +211,19 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
         stages = breakdown(seg, frames[0], max(5, n // 4))
     finally:
         proc.stop()
+        echo.stop()
+    (mask_only, e2e), (echo_mask, echo_all) = got['node'], got['echo']
+    f50 = float(np.median(fwd))
     return {'forward_ms': summarize(fwd), 'end_to_end_ms': summarize(e2e),
             'first_output_ms': summarize(mask_only),
-            'ratio_p50': float(np.median(mask_only) / np.median(fwd)),
-            'ratio_all_p50': float(np.median(e2e) / np.median(fwd)), 'stages_ms': stages,
+            'echo_first_output_ms': summarize(echo_mask),
+            'echo_end_to_end_ms': summarize(echo_all),
+            'ratio_p50': float(np.median(mask_only)) / f50,
+            'ratio_all_p50': float(np.median(e2e)) / f50,
+            # The best ratio a node could reach here: the forward plus the transport floor.
+            'floor_ratio_p50': (f50 + float(np.median(echo_mask))) / f50,
+            'floor_ratio_all_p50': (f50 + float(np.median(echo_all))) / f50,
+            'stages_ms': stages,
             'node_inference_ms_p50': float(diag.get('inference_ms_p50', 'nan')),
             'node_latency_ms_p50': float(diag.get('latency_ms_p50', 'nan')),
             'input_size': list(seg.input_size), 'backend': seg.backend,
@@ -270,14 +295,18 @@ def sizes_table(frames, args, node_params):
           f"{first['backend']}; network input {first['input_size'][0]}x"
           f"{first['input_size'][1]}; node parameters {node_params or 'defaults'}; camera "
           + ('stock DDS' if args.stock_camera else 'with our DDS profile'))
-    print(f"{'frame':<11}{'forward':>9}{'mask':>8}{'all four':>10}{'mask/fwd':>10}"
-          f"{'all/fwd':>9}{'mask/ref':>10}{'all/ref':>9}   (p50 ms; ratios: median of runs)")
+    print(f"{'frame':<11}{'forward':>9}{'mask':>8}{'all four':>10}{'echo m':>8}{'echo a':>8}"
+          f"{'mask/fwd':>10}{'all/fwd':>9}{'floor m':>9}{'floor a':>9}{'mask/ref':>10}"
+          f"{'all/ref':>9}   (p50 ms; ratios: median of runs)")
     med = {}
     for key, runs in results.items():
         m = {k: float(np.median([r[src]['p50'] for r in runs])) for k, src in (
-            ('forward', 'forward_ms'), ('mask', 'first_output_ms'), ('all', 'end_to_end_ms'))}
-        m['mask/fwd'] = float(np.median([r['ratio_p50'] for r in runs]))
-        m['all/fwd'] = float(np.median([r['ratio_all_p50'] for r in runs]))
+            ('forward', 'forward_ms'), ('mask', 'first_output_ms'), ('all', 'end_to_end_ms'),
+            ('echo mask', 'echo_first_output_ms'), ('echo all', 'echo_end_to_end_ms'))}
+        for k, src in (('mask/fwd', 'ratio_p50'), ('all/fwd', 'ratio_all_p50'),
+                       ('floor mask/fwd', 'floor_ratio_p50'),
+                       ('floor all/fwd', 'floor_ratio_all_p50')):
+            m[k] = float(np.median([r[src] for r in runs]))
         # Size ratios per run (same run, side by side), then the median over runs.
         m['mask/ref'] = float(np.median([r['first_output_ms']['p50'] / q['first_output_ms']['p50']
                                          for r, q in zip(runs, results[ref])]))
@@ -285,8 +314,12 @@ def sizes_table(frames, args, node_params):
                                         for r, q in zip(runs, results[ref])]))
         med[key] = m
         print(f"{key:<11}{m['forward']:>9.1f}{m['mask']:>8.1f}{m['all']:>10.1f}"
-              f"{m['mask/fwd']:>10.2f}{m['all/fwd']:>9.2f}{m['mask/ref']:>10.2f}"
-              f"{m['all/ref']:>9.2f}")
+              f"{m['echo mask']:>8.1f}{m['echo all']:>8.1f}"
+              f"{m['mask/fwd']:>10.2f}{m['all/fwd']:>9.2f}{m['floor mask/fwd']:>9.2f}"
+              f"{m['floor all/fwd']:>9.2f}{m['mask/ref']:>10.2f}{m['all/ref']:>9.2f}")
+    print('echo m / echo a: the same frames through benchmarks/echo_node.py (no model: '
+          'transport, executors, messages) to the class mask / all four; floor m / floor a: '
+          '(forward + echo) / forward, the least a node could reach here')
     save_json(args.json, {'sizes': results, 'medians': med, 'node_params': node_params,
                           'stock_camera': args.stock_camera, 'runs': args.runs})
     return 0
@@ -349,11 +382,14 @@ def main(argv=None):
         print(f"{'':<36}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
         for k, label in (('forward_ms', 'bare model forward'),
                          ('first_output_ms', 'end to end, class_mask'),
-                         ('end_to_end_ms', 'end to end, all four outputs')):
+                         ('end_to_end_ms', 'end to end, all four outputs'),
+                         ('echo_first_output_ms', 'echo node (no model), class_mask'),
+                         ('echo_end_to_end_ms', 'echo node (no model), all four')):
             s = o[k]
             print(f"{label:<36}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['mean']:>9.1f}")
         print(f"end-to-end / forward (p50): class_mask {o['ratio_p50']:.3f}, "
-              f"all four {o['ratio_all_p50']:.3f}")
+              f"all four {o['ratio_all_p50']:.3f}; the floor, (forward + echo) / forward: "
+              f"{o['floor_ratio_p50']:.3f}, {o['floor_ratio_all_p50']:.3f}")
         print(f"inside the node (its /diagnostics): forward {o['node_inference_ms_p50']:.1f} ms, "
               f"receive -> last output published {o['node_latency_ms_p50']:.1f} ms")
         print("where one frame goes, measured in this process with the node's functions, "

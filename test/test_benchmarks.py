@@ -74,7 +74,11 @@ def test_bench_train(tmp_path):
 def test_bench_node(tmp_path):
     pytest.importorskip('rclpy')
     text, res = run('bench_node.py', '--frames', '3', '--skip-usual', tmp_path=tmp_path)
-    assert res['overhead']['end_to_end_ms']['n'] == 3 and 'end-to-end / forward' in text
+    o = res['overhead']
+    assert o['end_to_end_ms']['n'] == 3 and 'end-to-end / forward' in text
+    # The echo node (no model) answered the same frames, and the floor counts the forward.
+    assert o['echo_end_to_end_ms']['n'] == 3 and o['echo_first_output_ms']['p50'] > 0
+    assert 1.0 < o['floor_ratio_p50'] <= o['floor_ratio_all_p50'] and 'echo node' in text
 
 
 @pytest.mark.ros
@@ -84,6 +88,7 @@ def test_bench_node_sizes_side_by_side(tmp_path):
                     '2', '--param', 'output_resolution=network', tmp_path=tmp_path)
     assert set(res['medians']) == {'480x360', '640x480'} and len(res['sizes']['640x480']) == 2
     assert res['medians']['480x360']['mask/ref'] == 1.0 and 'mask/ref' in text
+    assert res['medians']['640x480']['floor mask/fwd'] > 1.0 and 'floor m' in text
     assert res['node_params'] == {'output_resolution': 'network'}
 
 
