@@ -18,6 +18,8 @@ $py benchmarks/bench_node.py --frames 30 --sizes 480x360,1280x720,1920x1080 --ru
 $py benchmarks/bench_node.py --frames 30 --sizes 480x360,1280x720,1920x1080 --runs 3 \
     --param output_resolution=network --json out/bench/node_sizes_network.json \
     | tee out/bench/node_sizes_network.txt
+$py benchmarks/bench_node.py --frames 30 --sizes 480x360,1280x720,1920x1080 --runs 3 \
+    --param precision=fp32 --json out/bench/node_sizes_fp32.json | tee out/bench/node_sizes_fp32.txt
 $py benchmarks/bench_node.py --frames 30 --sizes 480x360,1920x1080 --runs 3 --stock-camera \
     --json out/bench/node_sizes_stock.json | tee out/bench/node_sizes_stock.txt
 $py benchmarks/bench_node.py --frames 30 --sizes 480x360 --runs 3 --param backend=onnxruntime \
