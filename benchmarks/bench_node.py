@@ -161,16 +161,15 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
     seg.warmup(2)
     proc = start(h, name, {'model_path': model, 'device': 'cpu', **node_params})
     echo = start(h, f'{name}_echo', {}, [os.path.join(ROOT, 'benchmarks', 'echo_node.py')])
-    routes = []  # (label, publisher, output topics) for the node and the echo
-    for label, p in (('node', proc), ('echo', echo)):
-        routes.append((label, h.publisher(Image, f'/{p.name}/in', depth=10),
-                       [p.topic(o) for o in OUTPUTS]))
-    for _, _, topics in routes:
+    # (label, process, publisher, output topics) for the node and the echo
+    routes = [(label, p, h.publisher(Image, f'/{p.name}/in', depth=10),
+               [p.topic(o) for o in OUTPUTS]) for label, p in (('node', proc), ('echo', echo))]
+    for *_, topics in routes:
         for t in topics:
             h.record(t, depth=10)
     h.record_diagnostics()
     try:
-        for (_, pub, topics), p in zip(routes, (proc, echo)):
+        for _, p, pub, topics in routes:
             h.wait_connected(pub, p, topics)
         # Blocks of frames: the bare forward on the next few frames, back to back, then the
         # same frames through the node one at a time, then through the echo node (no model:
@@ -180,7 +179,7 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
         # after each parallel region, go idle before the node runs (a camera driver does
         # not keep two cores spinning).
         fwd = []
-        got = {label: ([], []) for label, _, _ in routes}  # (class mask, all four) in ms
+        got = {label: ([], []) for label, *_ in routes}  # (class mask, all four) in ms
         order = list(range(-block, n))  # one warm-up block
         for b0 in range(0, len(order), block):
             chunk = order[b0:b0 + block]
@@ -192,7 +191,7 @@ def overhead(h, frames, n, model, pause=0.0, block=5, node_params=None, name='be
                     if i >= 0:
                         fwd.append((time.perf_counter() - t) * 1000)
             time.sleep(0.05)
-            for label, pub, topics in routes:
+            for label, _, pub, topics in routes:
                 for i in chunk:
                     t = lockstep(h, pub, topics, msg_for(frames[i % len(frames)], i + block),
                                  timeout=30 if i >= 0 else 5)

@@ -68,6 +68,11 @@ def check_transport(name, text, use_compressed=''):
     return text
 
 
+def check_bool(name, text):
+    """Accept '' (keep the params file's value) or a boolean; return '' or the boolean."""
+    return parse_bool(name, text) if text else ''
+
+
 def check_choice(name, text):
     """Accept '' (keep the params file's value) or a value the node parameter ``name`` takes."""
     error = check_parameter(name, text) if text else None
@@ -135,18 +140,16 @@ def checked_node_parameters(arg):
     image_transport, use_compressed, use_camera_info, precision, output_resolution,
     test_time_flip. Empty (or absent) ones keep the file's values.
     """
-    flip = arg.get('test_time_flip', '')
     given = {
         'model_path': check_file('model_path', arg['model_path'], 'model file'),
         'device': check_device('device', arg['device']),
         'image_transport': check_transport('image_transport', arg['image_transport'],
                                            arg['use_compressed']),
-        'use_camera_info': (parse_bool('use_camera_info', arg['use_camera_info'])
-                            if arg['use_camera_info'] else ''),
+        'use_camera_info': check_bool('use_camera_info', arg['use_camera_info']),
         'precision': check_choice('precision', arg.get('precision', '')),
         'output_resolution': check_choice('output_resolution',
                                           arg.get('output_resolution', '')),
-        'test_time_flip': parse_bool('test_time_flip', flip) if flip else '',
+        'test_time_flip': check_bool('test_time_flip', arg.get('test_time_flip', '')),
     }
     return node_parameters(check_params_file('params_file', arg['params_file']), given)
 
