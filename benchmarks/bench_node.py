@@ -86,8 +86,8 @@ def msg_for(rgb, i):
 
 
 def forward(seg, x):
-    """Run the bare forward pass with the backend the node uses."""
-    return seg._ort.run(x) if seg._ort is not None else seg.model(x.to(seg.dtype)).float()
+    """Run the bare forward pass with the backend and output dtype the node uses."""
+    return seg._forward(x)
 
 
 def breakdown(seg, rgb, runs):

@@ -295,6 +295,7 @@ class Segmenter:
         self._outputs_on_host = self.device.type == 'cpu'
         self._mean = torch.tensor(self.info.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(self.info.std, device=self.device).view(1, 3, 1, 1) * 255
+        self._norm_lut = self._normalise_lut() if self._cv2 is not None else None
 
     @property
     def dtype_name(self):
@@ -348,6 +349,22 @@ class Segmenter:
             x = x.contiguous(memory_format=torch.channels_last)
         return src, x
 
+    def _normalise_lut(self):
+        """
+        Return the normalised input value of each uint8 level per channel, for ``cv2.LUT``.
+
+        Computed with the expression the float path uses, then cast to the model's dtype,
+        so a lookup is bit-identical to normalising: one pass instead of four (0.26 ms
+        against 1.16 ms at 360x480 here). 2-byte dtypes travel as int16 (OpenCV has no
+        bf16) and are viewed back.
+        """
+        levels = torch.arange(256, dtype=torch.float32).view(1, 1, 256, 1).expand(1, 3, 256, 1)
+        lut = ((levels - self._mean.cpu()) / self._std.cpu()).to(self.dtype)
+        lut = lut[0, :, :, 0].t().contiguous()  # (256, 3)
+        if lut.element_size() == 2:
+            lut = lut.view(torch.int16)
+        return lut.numpy().reshape(256, 1, 3)
+
     def _prepare_host(self, rgb):
         """
         Resize the uint8 frame first, then convert only the small image (the CPU path).
@@ -359,16 +376,15 @@ class Segmenter:
         """
         ih, iw = self.input_size
         h, w = rgb.shape[:2]
-        img = _from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).unsqueeze(0)
-        small = rgb
+        small = np.ascontiguousarray(rgb)
         if (h, w) != (ih, iw):
+            img = _from_numpy(small).permute(2, 0, 1).unsqueeze(0)
             img = F.interpolate(img.contiguous(memory_format=torch.channels_last), size=(ih, iw),
                                 mode='bilinear', align_corners=False, antialias=h > ih or w > iw)
             small = img[0].permute(1, 2, 0).numpy()
-        x = ((img.float() - self._mean) / self._std).to(self.dtype)
-        if self._ort is None:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return small, x
+        x = torch.from_numpy(self._cv2.LUT(small, self._norm_lut)).view(self.dtype)
+        # (H, W, 3) as (1, 3, H, W): channels-last, as the model runs on the CPU.
+        return small, x.permute(2, 0, 1).unsqueeze(0)
 
     def _finish_cv2(self, scores, uncertainty, image, want, alpha, size, ready):
         """
@@ -380,7 +396,7 @@ class Segmenter:
         """
         cv2 = self._cv2
         h, w = size
-        top, mask = scores[0].max(0)
+        top, mask = scores[0].max(0)  # in the model's dtype: the same argmax, no float copy
         small = mask.to(torch.uint8).numpy()
         resize = small.shape != (h, w)
 
@@ -390,7 +406,8 @@ class Segmenter:
         if 'mask' in want:
             ready('mask', nearest(small))
         if want & {'color', 'overlay'}:
-            color = nearest(self._lut_np[small])
+            # np.take, not fancy indexing: 0.34 ms against 1.36 ms at 360x480 here.
+            color = nearest(np.take(self._lut_np, small, axis=0))
             if 'color' in want:
                 ready('color', color)
             if 'overlay' in want:
@@ -401,18 +418,25 @@ class Segmenter:
             return cv2.resize(a, (w, h), interpolation=cv2.INTER_LINEAR) if resize else a
 
         if 'confidence' in want:
-            conf = top if self.mc_samples else (scores[0] - top).exp_().sum(0).reciprocal_()
+            conf = top if self.mc_samples else \
+                (scores[0].float() - top.float()).exp_().sum(0).reciprocal_()
             ready('confidence', bilinear(conf))
         if 'uncertainty' in want and uncertainty is not None:
             ready('uncertainty', bilinear(uncertainty[0]))
 
     def _forward(self, x):
-        """Return float class scores (1, K, h, w); with ``flip``, averaged with the mirror's."""
+        """
+        Return class scores (1, K, h, w); with ``flip``, averaged in float with the mirror's.
+
+        Without flip they stay in the model's dtype: the argmax of bf16 scores is the argmax
+        of their (exact) float copies, and skipping the copy saves ~0.2 ms at 360x480; the
+        outputs that need float (confidence, resized scores) convert.
+        """
         if self._ort is not None:
             scores = self._ort.run(x)
             return (scores + self._ort.run(x.flip(-1)).flip(-1)) / 2 if self.flip else scores
         if not self.flip:
-            return self.model(x).float()
+            return self.model(x)
         # One batch of two: one pass over the weights for both.
         pair = torch.cat([x, x.flip(-1)])
         if self.device.type == 'cpu':
@@ -466,6 +490,7 @@ class Segmenter:
             image = rgb if size == (h, w) else src
             self._finish_cv2(scores, uncertainty, image, want, alpha, size, ready)
             return Result(infer_s=infer_s, total_s=time.perf_counter() - t0, **arrays)
+        scores = scores.float()
         if at_network:
             src = _network_image(src, self)
         elif isinstance(src, np.ndarray):  # OpenCV resized the input; 'logits' needs the frame

@@ -78,3 +78,32 @@ def test_network_resolution_overlay_is_the_resized_frame_blended(pair):
     rgb = np.full((96, 128, 3), 200, np.uint8)
     r = fast.segment(rgb, ('overlay', 'color'), alpha=0.0, at_network=True)
     assert r.overlay.shape == (*fast.input_size, 3) and (r.overlay == 200).all()
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'bf16'])
+@pytest.mark.parametrize('size', [None, (100, 140)])
+def test_normalising_by_lookup_is_bit_identical_to_the_float_expression(models, precision,
+                                                                        size):
+    seg = Segmenter(models['a'], device='cpu', precision=precision, warn=lambda m: None)
+    h, w = size or seg.input_size
+    rgb = np.random.default_rng(2).integers(0, 256, (h, w, 3), np.uint8)
+    small, x = seg._prepare_host(rgb)
+    assert small.shape == (*seg.input_size, 3)
+    img = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1)[None].float()
+    want = ((img - seg._mean) / seg._std).to(seg.dtype)
+    assert x.dtype == seg.dtype and x.shape == want.shape
+    assert x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, want)
+
+
+def test_class_mask_from_bf16_scores_is_the_float_argmax(pair):
+    fast, _ = pair
+    gen = torch.Generator().manual_seed(3)
+    scores = (torch.randn((1, fast.num_classes, 40, 56), generator=gen) * 3).bfloat16()
+    got = {}
+    fast._finish_cv2(scores, None, np.zeros((40, 56, 3), np.uint8), {'mask', 'confidence'},
+                     0.5, (40, 56), got.__setitem__)
+    f = scores.float()[0]
+    assert np.array_equal(got['mask'], f.argmax(0).to(torch.uint8).numpy())
+    conf = (f - f.max(0).values).exp().sum(0).reciprocal()
+    np.testing.assert_allclose(got['confidence'], conf.numpy(), atol=1e-6)
