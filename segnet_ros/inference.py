@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from . import modelfile
+from .nets.segnet import fold_batchnorm
 from .visualize import colorize
 from .visualize import import_opencv
 from .visualize import overlay as blend
@@ -264,6 +265,8 @@ class Segmenter:
             raise SegmenterError(str(e)) from None
         except OSError as e:
             raise SegmenterError(f'{self.model_path}: {e}') from None
+        # Folded in fp32, before any cast: one rounding of the folded weights.
+        fold_batchnorm(self.model)
         if self.dtype != torch.float32:
             self.model.to(self.dtype)
         if self.device.type == 'cpu':

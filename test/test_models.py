@@ -19,9 +19,11 @@ import pytest
 from segnet_ros.nets import ARCHITECTURES
 from segnet_ros.nets import build_model
 from segnet_ros.nets import segnet as segnet_module
+from segnet_ros.nets.segnet import fold_batchnorm
 from segnet_ros.nets.segnet import max_pool
 from segnet_ros.nets.segnet import max_unpool
 from segnet_ros.nets.segnet import MCDropout
+from segnet_ros.nets.segnet import scatter_unpool
 import torch
 import torch.nn.functional as F
 
@@ -104,14 +106,19 @@ def test_max_pool_rounds_up_on_odd_sizes():
 
 
 @pytest.mark.parametrize('size', [(8, 8), (7, 9), (45, 61), (1, 5)])
-def test_max_unpool_matches_torch(size):
+@pytest.mark.parametrize('layout', ['nchw', 'channels_last_bf16'])
+def test_max_unpool_matches_torch(size, layout):
     torch.manual_seed(1)
     x = torch.randn(2, 3, *size)
+    if layout != 'nchw':  # as the light model runs on the CPU
+        x = x.bfloat16().contiguous(memory_format=torch.channels_last)
     pooled, idx = max_pool(x)
     ours = max_unpool(pooled, idx, size)
     ref = F.max_unpool2d(pooled, idx, 2, 2, output_size=size)
     assert ours.shape == (2, 3, *size)
     assert torch.equal(ours, ref)
+    # The scatter that export and tracing use places every value the same way.
+    assert torch.equal(scatter_unpool(pooled, idx, size), ref)
     # Each pooled value sits where the pool found it, in the input; everything else is 0.
     kept = ours != 0
     assert torch.equal(ours[kept], x[kept])
@@ -245,3 +252,28 @@ def test_backward_reaches_first_conv(name):
     assert torch.isfinite(first.weight.grad).all()
     assert float(first.weight.grad.abs().sum()) > 0
     assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize('name', ['segnet', 'segnet_basic'])
+def test_fold_batchnorm_gives_the_same_logits_without_batchnorm(name):
+    torch.manual_seed(2)
+    model = build_model(name, 5, width=0.125).eval()
+    for m in model.modules():  # statistics unlike the fresh 0/1, so folding has work to do
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+            m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    x = torch.randn(1, 3, 45, 61)
+    with torch.no_grad():
+        want = model(x)
+        got = fold_batchnorm(model)(x)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_fold_batchnorm_leaves_a_training_model_alone():
+    model = build_model('segnet', 5, width=0.125).train()
+    n = sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    fold_batchnorm(model)
+    assert n > 0 and sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == n

@@ -25,6 +25,7 @@ Carlo dropout of Bayesian SegNet.
 import torch
 from torch import nn
 import torch.nn.functional as F
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 # VGG16 conv widths per encoder block; the decoder mirrors them.
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -56,13 +57,45 @@ def max_unpool(x, indices, size):
     """
     Place each value back where its pool found it, zeros elsewhere.
 
-    Written as a scatter rather than ``max_unpool2d`` so that it exports to ONNX
-    (ScatterElements) and traces under ``torch.compile`` without shape hints.
+    Eager, this is ``max_unpool2d``: it keeps channels-last tensors channels-last, and with
+    the next conv took 1.3 ms against 4.0 ms for the scatter at the light model's last
+    stage (16 x 360 x 480, bf16, 2 CPU threads); both place every value identically.
+    Exporting to ONNX or tracing (``torch.compile``, ``torch.jit``) gets the scatter: it
+    exports as ScatterElements and traces without shape hints.
     """
+    if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
+            or torch.compiler.is_compiling()):
+        return F.max_unpool2d(x, indices, 2, 2, output_size=tuple(size))
+    return scatter_unpool(x, indices, size)
+
+
+def scatter_unpool(x, indices, size):
+    """``max_unpool`` as a scatter over the flattened planes (for export and tracing)."""
     n, c = x.shape[:2]
     out = x.new_zeros((n, c, size[0] * size[1]))
     out.scatter_(2, indices.flatten(2), x.flatten(2))
     return out.view(n, c, size[0], size[1])
+
+
+@torch.no_grad()
+def fold_batchnorm(model):
+    """
+    Fold every eval-mode BatchNorm that follows a conv into the conv's weights, in place.
+
+    For inference only: the conv then gives what conv + BatchNorm gave (exactly in real
+    arithmetic, to rounding in floats), without a pass over the activations per layer.
+    The light model spent 16-26% of its CPU forward in BatchNorm. Returns the model.
+    """
+    for seq in model.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
+                    and not bn.training and bn.track_running_stats:
+                seq[i] = fuse_conv_bn_eval(conv, bn)
+                seq[i + 1] = nn.Identity()
+    return model
 
 
 @torch.no_grad()
