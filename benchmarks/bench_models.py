@@ -106,7 +106,8 @@ def main(argv=None):
     for name, seg in segs.items():
         f = summarize(times[name]['forward'])
         s = summarize(times[name]['segment'])
-        params = sum(t.numel() for t in seg.model.parameters())
+        # As trained (the file), not as run: the Segmenter folds BatchNorm into the convs.
+        params = sum(t.numel() for t in modelfile.load_model_file(seg.model_path)[0].parameters())
         size = 'x'.join(map(str, seg.input_size))
         speedup = base_ms / s['p50']
         prec = seg.dtype_name
