@@ -92,7 +92,7 @@ def fold_batchnorm(model):
         for i in range(len(seq) - 1):
             conv, bn = seq[i], seq[i + 1]
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) \
-                    and not bn.training and bn.track_running_stats:
+                    and not (conv.training or bn.training) and bn.track_running_stats:
                 seq[i] = fuse_conv_bn_eval(conv, bn)
                 seq[i + 1] = nn.Identity()
     return model
