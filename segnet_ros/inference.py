@@ -362,7 +362,7 @@ class Segmenter:
         bf16) and are viewed back.
         """
         levels = torch.arange(256, dtype=torch.float32).view(1, 1, 256, 1).expand(1, 3, 256, 1)
-        lut = ((levels - self._mean.cpu()) / self._std.cpu()).to(self.dtype)
+        lut = ((levels - self._mean) / self._std).to(self.dtype)  # CPU tensors: cv2 path only
         lut = lut[0, :, :, 0].t().contiguous()  # (256, 3)
         if lut.element_size() == 2:
             lut = lut.view(torch.int16)
