@@ -27,7 +27,6 @@ import re
 import yaml
 
 from ..params import check_parameter
-from ..params import TRANSPORTS
 
 LOG_LEVELS = ('debug', 'info', 'warn', 'warning', 'error', 'fatal')
 TRUE, FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
@@ -62,10 +61,7 @@ def check_transport(name, text, use_compressed=''):
     """Return raw, compressed or '' (keep the params file's value); use_compressed is an alias."""
     if use_compressed and parse_bool('use_compressed', use_compressed):
         return 'compressed'
-    if text and text not in TRANSPORTS:
-        raise LaunchArgumentError(name, f"'{text}' is not supported; supported transports: "
-                                        f"{', '.join(TRANSPORTS)}")
-    return text
+    return check_choice(name, text)
 
 
 def check_bool(name, text):
