@@ -86,9 +86,6 @@ def main(argv=None):
         segs = {k: Segmenter(v, device=args.device,
                              precision='fp32' if k.startswith('segnet_basic') else 'auto')
                 for k, v in paths.items()}
-        # As trained (the file), not as run: the Segmenter folds BatchNorm into the convs.
-        file_params = {k: sum(t.numel() for t in modelfile.load_model_file(v)[0].parameters())
-                       for k, v in paths.items()}
         for seg in segs.values():
             for _ in range(args.warmup):
                 seg.segment(frame, outputs=('mask', 'color', 'overlay'))
@@ -109,7 +106,7 @@ def main(argv=None):
     for name, seg in segs.items():
         f = summarize(times[name]['forward'])
         s = summarize(times[name]['segment'])
-        params = file_params[name]
+        params = seg.parameter_count  # the file's, not the folded model's
         size = 'x'.join(map(str, seg.input_size))
         speedup = base_ms / s['p50']
         prec = seg.dtype_name

@@ -265,6 +265,8 @@ class Segmenter:
             raise SegmenterError(str(e)) from None
         except OSError as e:
             raise SegmenterError(f'{self.model_path}: {e}') from None
+        # As trained (the file's count), before the folding below removes BatchNorm's.
+        self.parameter_count = sum(t.numel() for t in self.model.parameters())
         # Folded in fp32, before any cast: one rounding of the folded weights.
         fold_batchnorm(self.model)
         if self.dtype != torch.float32:

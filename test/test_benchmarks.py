@@ -36,6 +36,11 @@ def run(script, *args, tmp_path):
 def test_bench_models(tmp_path):
     text, res = run('bench_models.py', '--runs', '1', '--warmup', '1', tmp_path=tmp_path)
     assert 'speed-up' in text and len(res['rows']) == 2
+    # The parameters of the file as trained, not of the model as run (BatchNorm folded away).
+    from segnet_ros import modelfile
+    from segnet_ros.paths import default_model_path
+    model, _ = modelfile.load_model_file(default_model_path())
+    assert res['rows'][0]['params'] == sum(t.numel() for t in model.parameters())
 
 
 def test_bench_onnx(tmp_path):
