@@ -614,6 +614,27 @@ def test_eval_upsamples_the_mask_by_default_as_the_node_does(trained, dataset):
     assert torch.equal(mat, mask_mat) and not torch.equal(mat, logits_mat)
 
 
+def test_eval_main_input_size(trained, dataset, tmp_path, capsys):
+    # --input-size WxH runs the network at that size, as inference_width/height do.
+    data, _ = dataset
+    model = str(trained / 'best.safetensors')
+    out = tmp_path / 'metrics.json'
+    rc = evaluate_cli.main([model, '--data', str(data), '--device', 'cpu', '--input-size',
+                            '24x16', '--json', str(out), '--no-bf'])
+    assert rc == 0 and 'network input 24x16' in capsys.readouterr().out
+    with open(out) as f:
+        res = json.load(f)
+    want, mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                    boundary=False, input_size=(16, 24))
+    default, default_mat, _ = evaluate_cli.evaluate_model_file(model, str(data), 'val', 'cpu',
+                                                               boundary=False)
+    assert res['input_size'] == want['input_size'] == [16, 24] != default['input_size']
+    assert res['confusion'] == mat.tolist() != default_mat.tolist()
+    with pytest.raises(SystemExit) as e:
+        evaluate_cli.main([model, '--data', str(data), '--input-size', '16'])
+    assert e.value.code == 2 and "'16' is not WxH" in capsys.readouterr().err
+
+
 def test_eval_main_missing_model(dataset, tmp_path, capsys):
     data, _ = dataset
     rc = evaluate_cli.main([str(tmp_path / 'missing.safetensors'), '--data', str(data)])

@@ -26,6 +26,7 @@ from . import plots
 from .datasets import DatasetError
 from .datasets import SegmentationDataset
 from .datasets import sequence_pairs
+from ..camera import parse_frame_size
 from ..inference import PRECISIONS
 from ..inference import Segmenter
 from ..inference import SegmenterError
@@ -65,6 +66,7 @@ def evaluate_model_file(model_path, data_root, split='val', device='auto', bound
         scorer.add(seg.segment(rgb, outputs=('mask',)).mask, label)
     res = scorer.results()
     res['images'] = scorer.scored
+    res['input_size'] = list(seg.input_size)  # (h, w) the network ran at
     return res, scorer.metrics.cm.mat, info
 
 
@@ -92,6 +94,9 @@ def get_args_parser():
                    help='first recompute BatchNorm statistics over this split of --data '
                    '(default train), as the paper does before evaluation; the model file '
                    'itself is left as it is')
+    p.add_argument('--input-size', type=parse_frame_size, metavar='WxH',
+                   help="network input size, as the node's inference_width/height "
+                        "(default: the model file's)")
     p.add_argument('--json', help='write the metrics here')
     p.add_argument('--confusion', help='write the confusion-matrix PNG here')
     p.add_argument('--no-bf', action='store_true', help='skip the boundary F1 score')
@@ -112,7 +117,9 @@ def main(argv=None):
                                                  boundary=not args.no_bf,
                                                  upsample=args.upsample, progress=True,
                                                  precision=args.precision,
-                                                 sequences=args.sequence, flip=args.flip)
+                                                 sequences=args.sequence, flip=args.flip,
+                                                 input_size=args.input_size and
+                                                 args.input_size[::-1])
     except (DatasetError, SegmenterError, ModelFileError) as e:
         print(f'segnet_eval: error: {e}', file=sys.stderr)
         return 2
@@ -120,7 +127,8 @@ def main(argv=None):
         print(f'BatchNorm statistics: {info.bn_statistics}')
     where = 'sequence ' + '+'.join(args.sequence) if args.sequence else args.split
     print(f'{os.path.basename(args.model)} on {args.data} [{where}], '
-          f"{res['images']} images, upsample {args.upsample}" + (', flip' if args.flip else ''))
+          f"{res['images']} images, network input {res['input_size'][1]}x{res['input_size'][0]}, "
+          f'upsample {args.upsample}' + (', flip' if args.flip else ''))
     print(format_table(res, info.class_names))
     if args.json:
         with open(args.json, 'w') as f:
