@@ -33,6 +33,7 @@ import time
 import numpy as np
 from segnet_ros import modelfile
 from segnet_ros.inference import Segmenter
+from segnet_ros.inference import SegmenterError
 from segnet_ros.nets import build_model
 from segnet_ros.paths import default_model_path
 from segnet_ros.stats import save_json
@@ -66,6 +67,9 @@ def main(argv=None):
     p.add_argument('--full', action='store_true', help='also time full SegNet (slow on CPU)')
     p.add_argument('--candidates', action='store_true',
                    help='also time larger default-model candidates (random weights)')
+    p.add_argument('--model', action='append', default=[], metavar='PATH',
+                   help='also time this model file, in the precision the node picks '
+                        '(repeatable): a trained candidate for the default')
     p.add_argument('--json', help='write results here')
     args = p.parse_args(argv)
     if args.threads:
@@ -81,11 +85,17 @@ def main(argv=None):
             for name, width, size in CANDIDATES:
                 paths[f'candidate {name} x{width} @{size[0]}x{size[1]}'] = \
                     reference_model(tmp, name, width, size)
+        for path in args.model:
+            paths[f'{os.path.basename(path)} (--model)'] = path
         # The budget (issue 11): SegNet-Basic in fp32, ours in the precision the node picks
         # by default here (precision auto: bf16 on CPUs with native bf16).
-        segs = {k: Segmenter(v, device=args.device,
-                             precision='fp32' if k.startswith('segnet_basic') else 'auto')
-                for k, v in paths.items()}
+        try:
+            segs = {k: Segmenter(v, device=args.device,
+                                 precision='fp32' if k.startswith('segnet_basic') else 'auto')
+                    for k, v in paths.items()}
+        except SegmenterError as e:
+            print(f'bench_models: error: {e}', file=sys.stderr)
+            return 2
         for seg in segs.values():
             for _ in range(args.warmup):
                 seg.segment(frame, outputs=('mask', 'color', 'overlay'))

@@ -34,13 +34,27 @@ def run(script, *args, tmp_path):
 
 
 def test_bench_models(tmp_path):
-    text, res = run('bench_models.py', '--runs', '1', '--warmup', '1', tmp_path=tmp_path)
-    assert 'speed-up' in text and len(res['rows']) == 2
+    from conftest import make_model_file
+    tiny = make_model_file(tmp_path / 'tiny.safetensors')
+    text, res = run('bench_models.py', '--runs', '1', '--warmup', '1', '--model', tiny,
+                    tmp_path=tmp_path)
+    assert 'speed-up' in text and len(res['rows']) == 3
+    assert res['rows'][2]['model'] == 'tiny.safetensors (--model)'
+    assert res['rows'][2]['input_size'] == [48, 64]
     # The parameters of the file as trained, not of the model as run (BatchNorm folded away).
     from segnet_ros import modelfile
     from segnet_ros.paths import default_model_path
     model, _ = modelfile.load_model_file(default_model_path())
     assert res['rows'][0]['params'] == sum(t.numel() for t in model.parameters())
+
+
+def test_bench_models_refuses_a_bad_model_file(tmp_path):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'bench_models.py'),
+                           '--runs', '1', '--model', str(tmp_path / 'missing.safetensors')],
+                          capture_output=True, text=True, timeout=300)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith('bench_models: error:') and 'missing.safetensors' in lines[0]
 
 
 def test_bench_onnx(tmp_path):
