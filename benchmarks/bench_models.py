@@ -52,6 +52,9 @@ def reference_model(tmp, name, width, input_size=(360, 480)):
     return path
 
 
+# The reference of the budget: SegNet-Basic, random weights, timed in fp32.
+BASE = 'segnet_basic x1.0 @360x480'
+
 # Larger default-model candidates (random weights): what the speed budget buys.
 CANDIDATES = (('segnet', 0.5, (180, 240)), ('segnet', 0.25, (360, 480)),
               ('segnet', 0.5, (240, 320)))
@@ -78,7 +81,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         paths = {'bundled (' + os.path.basename(default_model_path()) + ')':
                  default_model_path(),
-                 'segnet_basic x1.0 @360x480': reference_model(tmp, 'segnet_basic', 1.0)}
+                 BASE: reference_model(tmp, 'segnet_basic', 1.0)}
         if args.full:
             paths['segnet x1.0 @360x480'] = reference_model(tmp, 'segnet', 1.0)
         if args.candidates:
@@ -86,12 +89,13 @@ def main(argv=None):
                 paths[f'candidate {name} x{width} @{size[0]}x{size[1]}'] = \
                     reference_model(tmp, name, width, size)
         for path in args.model:
-            paths[f'{os.path.basename(path)} (--model)'] = path
+            name = f'{os.path.basename(path)} (--model)'
+            paths[name if name not in paths else f'{path} (--model)'] = path
         # The budget (issue 11): SegNet-Basic in fp32, ours in the precision the node picks
         # by default here (precision auto: bf16 on CPUs with native bf16).
         try:
             segs = {k: Segmenter(v, device=args.device,
-                                 precision='fp32' if k.startswith('segnet_basic') else 'auto')
+                                 precision='fp32' if k == BASE else 'auto')
                     for k, v in paths.items()}
         except SegmenterError as e:
             print(f'bench_models: error: {e}', file=sys.stderr)
@@ -105,14 +109,13 @@ def main(argv=None):
                 res = seg.segment(frame, outputs=('mask', 'color', 'overlay'))
                 times[name]['forward'].append(res.infer_s * 1000)
                 times[name]['segment'].append(res.total_s * 1000)
-    base = 'segnet_basic x1.0 @360x480'
     rows = []
     print(f'device {args.device}, torch {torch.__version__}, {torch.get_num_threads()} '
           f'threads, {platform.processor() or platform.machine()}, {args.runs} runs, '
           '360x480 frames')
     print(f"{'model':<46}{'params':>10}{'net input':>11}{'precision':>11}{'forward ms':>12}"
           f"{'segment ms':>12}{'speed-up':>10}")
-    base_ms = summarize(times[base]['segment'])['p50']
+    base_ms = summarize(times[BASE]['segment'])['p50']
     for name, seg in segs.items():
         f = summarize(times[name]['forward'])
         s = summarize(times[name]['segment'])

@@ -35,12 +35,20 @@ def run(script, *args, tmp_path):
 
 def test_bench_models(tmp_path):
     from conftest import make_model_file
-    tiny = make_model_file(tmp_path / 'tiny.safetensors')
+    # Named like the reference, and given twice from two folders: each is its own row, in
+    # the node's precision (only the reference SegNet-Basic runs fp32).
+    (tmp_path / 'other').mkdir()
+    tiny = make_model_file(tmp_path / 'segnet_basic_tiny.safetensors')
+    twin = make_model_file(tmp_path / 'other' / 'segnet_basic_tiny.safetensors', seed=1)
     text, res = run('bench_models.py', '--runs', '1', '--warmup', '1', '--model', tiny,
-                    tmp_path=tmp_path)
-    assert 'speed-up' in text and len(res['rows']) == 3
-    assert res['rows'][2]['model'] == 'tiny.safetensors (--model)'
+                    '--model', twin, tmp_path=tmp_path)
+    assert 'speed-up' in text and len(res['rows']) == 4
+    assert res['rows'][2]['model'] == 'segnet_basic_tiny.safetensors (--model)'
+    assert res['rows'][3]['model'] == f'{twin} (--model)'
     assert res['rows'][2]['input_size'] == [48, 64]
+    assert res['rows'][1]['precision'] == 'float32'
+    bundled = res['rows'][0]['precision']
+    assert res['rows'][2]['precision'] == res['rows'][3]['precision'] == bundled
     # The parameters of the file as trained, not of the model as run (BatchNorm folded away).
     from segnet_ros import modelfile
     from segnet_ros.paths import default_model_path
