@@ -265,8 +265,13 @@ def save_state(path, state, midway=None):
     os.replace(tmp, path)
 
 
-def load_state(path):
-    """Load what ``save_state`` wrote; raise ModelFileError on anything else."""
+def load_state(path, tensors=True):
+    """
+    Load what ``save_state`` wrote; raise ModelFileError on anything else.
+
+    With ``tensors=False`` only the JSON part is read (tensors come back as None): a
+    resumed run reads its config without loading the weights twice.
+    """
     path = os.fspath(path)
     try:
         with safe_open(path, framework='pt') as f:
@@ -274,7 +279,7 @@ def load_state(path):
             if meta.get('format') != 'segnet_ros.state':
                 raise ModelFileError(f'{path}: not a segnet_ros checkpoint')
             skeleton = json.loads(meta['state'])
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            table = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except ModelFileError:
         raise
     except Exception as e:
@@ -283,7 +288,7 @@ def load_state(path):
     def unpack(obj):
         if isinstance(obj, dict):
             if '__tensor__' in obj:
-                return tensors[obj['__tensor__']]
+                return table[obj['__tensor__']] if tensors else None
             if '__dict__' in obj:
                 return {unpack(k): unpack(v) for k, v in obj['__dict__']}
             items = [unpack(v) for v in obj['__list__']]

@@ -20,6 +20,7 @@ Everything runs on a tiny generated dataset (32 x 48 PNGs in a temporary folder)
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -492,6 +493,35 @@ def test_resume_after_kill_matches_uninterrupted_run(dataset, straight_run, tmp_
     assert a['best'] == b['best']
     assert [h['loss'] for h in a['history']] == [h['loss'] for h in b['history']]
     assert [h['epoch'] for h in b['history']] == list(range(1, epochs + 1))
+
+
+def test_resume_goes_on_with_the_config_saved_in_the_checkpoint(dataset, straight_run, tmp_path,
+                                                                capsys):
+    data, _ = dataset
+    run = tmp_path / 'run'
+    shutil.copytree(straight_run, run)
+    ckpt = run / 'last.ckpt'
+    capsys.readouterr()
+    # Neither --config nor the --set options the run was started with: the checkpoint's own.
+    assert train_cli.main(['--data', str(data), '--out', str(run), '--resume', str(ckpt),
+                           '--epochs', '5']) == 0
+    log = capsys.readouterr().out
+    assert f'resumed from {ckpt} at epoch 4,' in log, log
+    assert [e for e in range(1, 6) if f'epoch {e}: loss' in log] == [5], log
+    cfg = load_state(ckpt, tensors=False)['config']
+    assert (cfg['width'], cfg['input_size'], cfg['epochs'], cfg['crop']) == \
+        (0.125, [32, 48], 5, [32, 48])
+
+    # A config for another network gets one line naming both, not a load_state_dict dump.
+    other = tmp_path / 'other.yaml'
+    other.write_text(f"width: 0.25\nclasses: {cfg['classes']}\ninput_size: [32, 48]\n"
+                     'workers: 0\nepochs: 6\n')
+    for extra in (['--config', str(other)], ['--set', 'width=0.25']):
+        argv = ['--data', str(data), '--out', str(run), '--resume', str(ckpt), *extra]
+        assert train_cli.main(argv) == 2, extra
+        err = capsys.readouterr().err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and 'segnet x0.125' in lines[0] and 'x0.25' in lines[0], err
 
 
 def test_train_main_errors_are_one_line(dataset, tmp_path, capsys):

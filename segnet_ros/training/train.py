@@ -79,9 +79,14 @@ class ConfigError(ValueError):
     """A config file or override that cannot be used."""
 
 
-def load_config(path=None, overrides=()):
-    """Return DEFAULTS updated by the YAML file at ``path`` and ``key=value`` overrides."""
+def load_config(path=None, overrides=(), base=None):
+    """
+    Return DEFAULTS updated by ``base``, the YAML file at ``path`` and ``key=value`` overrides.
+
+    ``base`` is a config saved in a checkpoint (a resumed run continues with its own).
+    """
     cfg = dict(DEFAULTS)
+    cfg.update(base or {})
     if path:
         try:
             with open(path) as f:
@@ -310,7 +315,14 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
     ckpt_path = os.path.join(out_dir, 'last.ckpt')
     if resume:
         state = modelfile.load_state(resume)
-        net.load_state_dict(state['model'])
+        try:
+            net.load_state_dict(state['model'])
+        except RuntimeError:
+            saved = state.get('config') or {}
+            raise ConfigError(
+                f"{resume} holds a {saved.get('architecture')} x{saved.get('width')}, the "
+                f"config trains a {cfg['architecture']} x{cfg['width']}: resume without "
+                '--config (the run goes on with the config saved in its checkpoint)') from None
         optimizer.load_state_dict(state['optimizer'])
         scheduler.load_state_dict(state['scheduler'])
         scaler.load_state_dict(state['scaler'])
@@ -481,7 +493,8 @@ def get_args_parser():
     p.add_argument('--config', help='YAML training config (see config/train_*.yaml)')
     p.add_argument('--data', required=True, help='dataset folder (CamVid layout)')
     p.add_argument('--out', required=True, help='run folder for checkpoints and figures')
-    p.add_argument('--resume', help='continue from a last.ckpt written by an earlier run')
+    p.add_argument('--resume', help='continue from a last.ckpt written by an earlier run, with '
+                   'the config saved in it unless --config is given')
     p.add_argument('--init', help='start from the weights of a .safetensors model file')
     p.add_argument('--epochs', type=int, help='override the number of epochs')
     p.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
@@ -505,12 +518,17 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     try:
         overrides = list(args.set) + ([f'epochs={args.epochs}'] if args.epochs else [])
-        cfg = load_config(args.config, overrides)
+        saved = None
+        if args.resume:
+            if not os.path.isfile(args.resume):
+                raise ConfigError(f'{args.resume}: no such checkpoint to resume from')
+            saved = modelfile.load_state(args.resume, tensors=False).get('config')
+        # Resumed without --config, the run goes on with the config it was started with
+        # (its --set, --holdout and --init included); --epochs and --set still apply.
+        cfg = load_config(args.config, overrides, base=None if args.config else saved)
         if args.holdout:
             # Not through YAML: a sequence name such as 0123 would become a number.
             cfg['holdout'] = [s for item in args.holdout for s in item.split(',') if s]
-        if args.resume and not os.path.isfile(args.resume):
-            raise ConfigError(f'{args.resume}: no such checkpoint to resume from')
         if args.folds:
             if args.resume or args.holdout:
                 raise ConfigError('--folds runs whole folds: leave out --resume and --holdout '
