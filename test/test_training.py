@@ -37,6 +37,7 @@ from segnet_ros.modelfile import load_model_file
 from segnet_ros.modelfile import load_state
 from segnet_ros.modelfile import ModelFileError
 from segnet_ros.training import evaluate as evaluate_cli
+from segnet_ros.training import export as export_cli
 from segnet_ros.training import train as train_cli
 from segnet_ros.training.datasets import DatasetError
 from segnet_ros.training.datasets import find_pairs
@@ -663,6 +664,34 @@ def test_eval_main_input_size(trained, dataset, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         evaluate_cli.main([model, '--data', str(data), '--input-size', '16'])
     assert e.value.code == 2 and "'16' is not WxH" in capsys.readouterr().err
+
+
+def test_export_input_size_sets_the_size_the_node_runs_at(trained, tmp_path, capsys):
+    # From a model file and from a checkpoint: the file says where the node resizes frames to,
+    # and keeps the size it was trained at.
+    src = trained / 'best.safetensors'
+    for source, out in ((src, tmp_path / 'a.safetensors'),
+                        (trained / 'last.ckpt', tmp_path / 'b.safetensors')):
+        assert export_cli.main([str(source), '--model-file', str(out),
+                                '--input-size', '64x40']) == 0
+        _, info = load_model_file(out)
+        assert info.input_size == [40, 64] and info.training['input_size'] == [32, 48]
+        assert Segmenter(str(out), device='cpu').input_size == (40, 64)
+    # The weights are the source's, untouched.
+    a, b = load_model_file(src)[0].state_dict(), load_model_file(tmp_path / 'a.safetensors')[0]
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.items())
+    # Without --input-size a model file is copied as it is.
+    assert export_cli.main([str(src), '--model-file', str(tmp_path / 'c.safetensors')]) == 0
+    assert load_model_file(tmp_path / 'c.safetensors')[1].input_size == [32, 48]
+    capsys.readouterr()
+    assert export_cli.main([str(src), '--onnx', str(tmp_path / 'x.onnx'),
+                            '--input-size', '64x40']) == 2
+    assert capsys.readouterr().err.strip() == \
+        'segnet_export: error: --input-size goes with --model-file'
+    with pytest.raises(SystemExit) as e:
+        export_cli.main([str(src), '--model-file', str(tmp_path / 'd.safetensors'),
+                         '--input-size', '64'])
+    assert e.value.code == 2 and "'64' is not WxH" in capsys.readouterr().err
 
 
 def test_eval_main_missing_model(dataset, tmp_path, capsys):

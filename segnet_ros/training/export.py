@@ -22,6 +22,7 @@ import torch
 from .datasets import DatasetError
 from .datasets import load_classes
 from .. import modelfile
+from ..camera import parse_frame_size
 from ..nets import build_model
 from ..onnx_export import export_onnx
 from ..onnx_export import ONNX_OPSET
@@ -63,6 +64,32 @@ def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
     modelfile.save_model_file(out, model, info)
 
 
+def is_model_file(path):
+    """Return True for a model file, False for anything else (a checkpoint)."""
+    try:
+        modelfile.read_model_info(path)
+    except modelfile.ModelFileError:
+        return False
+    return True
+
+
+def copy_model_file(src, out, input_size=None):
+    """
+    Write a copy of model file ``src``, optionally with another network input size.
+
+    ``input_size`` (height, width) is the size the node resizes each frame to before the
+    network. A model fine-tuned at one size may score best at another (the bundled one:
+    trained at 408x544, run at 384x512, chosen on the cross-sequence folds); the size it was
+    trained at stays in ``training``.
+    """
+    model, info = modelfile.load_model_file(src)
+    if input_size is not None:
+        info.training = dict(info.training or {})
+        info.training.setdefault('input_size', list(info.input_size))
+        info.input_size = [int(input_size[0]), int(input_size[1])]
+    modelfile.save_model_file(out, model, info)
+
+
 def get_args_parser():
     """Return the command-line parser."""
     p = argparse.ArgumentParser(prog='segnet_export', description=__doc__.split('\n')[0])
@@ -71,6 +98,9 @@ def get_args_parser():
     p.add_argument('--onnx', help='write an ONNX file (from a model file)')
     p.add_argument('--opset', type=int, default=ONNX_OPSET)
     p.add_argument('--fp16', action='store_true', help='export fp16 weights (for GPUs)')
+    p.add_argument('--input-size', type=parse_frame_size, metavar='WxH',
+                   help='with --model-file: the network input size written into it (the size '
+                   'the node resizes frames to); default: the size it was trained at')
     p.add_argument('--recompute-bn', metavar='DATA',
                    help='with --model-file from a model file: recompute BatchNorm statistics '
                    'on the train split of this dataset folder (as the paper does)')
@@ -83,6 +113,9 @@ def main(argv=None):
     if not args.model_file and not args.onnx:
         print('segnet_export: error: give --model-file and/or --onnx', file=sys.stderr)
         return 2
+    if args.input_size and not args.model_file:
+        print('segnet_export: error: --input-size goes with --model-file', file=sys.stderr)
+        return 2
     try:
         src = args.source
         if args.model_file and args.recompute_bn:
@@ -90,9 +123,14 @@ def main(argv=None):
             print(f'wrote {args.model_file}')
             src = args.model_file
         elif args.model_file:
-            checkpoint_to_model_file(src, args.model_file)
+            if is_model_file(src):
+                copy_model_file(src, args.model_file)
+            else:
+                checkpoint_to_model_file(src, args.model_file)
             print(f'wrote {args.model_file}')
             src = args.model_file
+        if args.model_file and args.input_size:
+            copy_model_file(args.model_file, args.model_file, args.input_size[::-1])
         if args.onnx:
             export_onnx(src, args.onnx, args.opset, args.fp16)
             print(f'wrote {args.onnx}')

@@ -345,7 +345,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
         mean=list(cfg['mean']), std=list(cfg['std']))
     info.training = {key: cfg[key] for key in ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
-                                               'scale', 'class_weighting')}
+                                               'scale', 'class_weighting', 'input_size')}
     bn_batches = bn_loader(cfg, train_set) if cfg['recompute_bn'] else None
     for epoch in range(start_epoch, cfg['epochs']):
         # The epoch alone fixes shuffling and augmentation, so a resumed run repeats them.
