@@ -86,6 +86,8 @@ def copy_model_file(src, out, input_size=None):
     if input_size is not None:
         info.training = dict(info.training or {})
         info.training.setdefault('input_size', list(info.input_size))
+        if info.metrics and 'input_size' not in info.metrics:
+            info.metrics = dict(info.metrics, input_size=list(info.input_size))  # scored there
         info.input_size = [int(input_size[0]), int(input_size[1])]
     modelfile.save_model_file(out, model, info)
 
