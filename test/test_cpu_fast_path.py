@@ -57,9 +57,10 @@ def test_outputs_from_the_same_scores_match_the_torch_path(pair, size):
 
 
 @pytest.mark.parametrize('at_network', [False, True])
-def test_segment_matches_the_torch_path_on_a_larger_frame(pair, at_network):
+@pytest.mark.parametrize('frame', [(96, 128), (40, 56)], ids=['larger', 'smaller'])
+def test_segment_matches_the_torch_path_on_another_frame_size(pair, at_network, frame):
     fast, slow = pair
-    rgb = np.random.default_rng(1).integers(0, 256, (96, 128, 3), np.uint8)
+    rgb = np.random.default_rng(1).integers(0, 256, (*frame, 3), np.uint8)
     a = fast.segment(rgb, OUTPUTS, alpha=0.5, at_network=at_network)
     b = slow.segment(rgb, OUTPUTS, alpha=0.5, at_network=at_network)
     size = fast.input_size if at_network else rgb.shape[:2]
@@ -80,8 +81,19 @@ def test_network_resolution_overlay_is_the_resized_frame_blended(pair):
     assert r.overlay.shape == (*fast.input_size, 3) and (r.overlay == 200).all()
 
 
+def test_a_smaller_frame_is_upscaled_bilinearly_within_one_level(models):
+    # OpenCV upscales in fixed point: the float resize of the torch path, rounded.
+    seg = Segmenter(models['a'], device='cpu')
+    rgb = np.random.default_rng(4).integers(0, 256, (40, 56, 3), np.uint8)
+    small, _ = seg._prepare_host(rgb)
+    img = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
+    want = F.interpolate(img, size=seg.input_size, mode='bilinear', align_corners=False)
+    assert small.shape == (*seg.input_size, 3) and small.flags['C_CONTIGUOUS']
+    assert np.abs(small - want[0].permute(1, 2, 0).numpy()).max() <= 1.0
+
+
 @pytest.mark.parametrize('precision', ['fp32', 'bf16'])
-@pytest.mark.parametrize('size', [None, (100, 140)])
+@pytest.mark.parametrize('size', [None, (100, 140), (40, 56)])
 def test_normalising_by_lookup_is_bit_identical_to_the_float_expression(models, precision,
                                                                         size):
     seg = Segmenter(models['a'], device='cpu', precision=precision, warn=lambda m: None)

@@ -33,7 +33,7 @@ MODELS = os.path.join(ROOT, 'models')
 # mIoU (%) on the sample bag with the node's defaults (upsample mask, mc_samples 8), by the
 # precision the node runs: 'bfloat16' on CPUs with native bf16, 'float32' elsewhere.
 RECORDED = {
-    'segnet_camvid_light.safetensors': {'float32': 49.85, 'bfloat16': 49.83},
+    'segnet_camvid_light.safetensors': {'float32': 49.75, 'bfloat16': 49.83},
     'segnet_camvid_light_bayesian.safetensors': {'float32': 50.79, 'bfloat16': 51.04},
 }
 TOLERANCE = 2.0
