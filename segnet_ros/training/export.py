@@ -28,7 +28,25 @@ from ..onnx_export import export_onnx
 from ..onnx_export import ONNX_OPSET
 
 
-def checkpoint_to_model_file(ckpt, out):
+def set_input_size(info, input_size):
+    """
+    Make (height, width) ``input_size`` the network input of ``info`` (None: keep it).
+
+    It is the size the node resizes each frame to. A model fine-tuned at one size may score
+    best at another (the bundled one: trained at 408x544, run at 384x512, chosen on the
+    cross-sequence folds); the size it was trained at stays in ``training``, and the
+    metrics say where they were scored.
+    """
+    if input_size is None:
+        return
+    info.training = dict(info.training or {})
+    info.training.setdefault('input_size', list(info.input_size))
+    if info.metrics and 'input_size' not in info.metrics:
+        info.metrics = dict(info.metrics, input_size=list(info.input_size))
+    info.input_size = [int(input_size[0]), int(input_size[1])]
+
+
+def checkpoint_to_model_file(ckpt, out, input_size=None):
     """Write the weights of a ``last.ckpt`` to a self-describing model file."""
     state = modelfile.load_state(ckpt)
     cfg = state['config']
@@ -44,11 +62,12 @@ def checkpoint_to_model_file(ckpt, out):
         ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
         mean=list(cfg['mean']), std=list(cfg['std']),
         metrics={'note': f"checkpoint at epoch {state['epoch']}"})
+    set_input_size(info, input_size)
     modelfile.save_model_file(out, model, info)
 
 
 def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
-                      device='cpu'):
+                      device='cpu', input_size=None):
     """Write a copy of a model file whose BatchNorm statistics are recomputed on ``split``."""
     from . import engine
     from .datasets import SegmentationDataset
@@ -61,6 +80,7 @@ def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate)
     engine.recompute_bn(model, loader, torch.device(device))
     info.bn_statistics = f'recomputed on {split} ({len(ds)} images)'
+    set_input_size(info, input_size)  # after the statistics, taken at the trained size
     modelfile.save_model_file(out, model, info)
 
 
@@ -74,21 +94,9 @@ def is_model_file(path):
 
 
 def copy_model_file(src, out, input_size=None):
-    """
-    Write a copy of model file ``src``, optionally with another network input size.
-
-    ``input_size`` (height, width) is the size the node resizes each frame to before the
-    network. A model fine-tuned at one size may score best at another (the bundled one:
-    trained at 408x544, run at 384x512, chosen on the cross-sequence folds); the size it was
-    trained at stays in ``training``.
-    """
+    """Write a copy of model file ``src``, optionally with another network input size."""
     model, info = modelfile.load_model_file(src)
-    if input_size is not None:
-        info.training = dict(info.training or {})
-        info.training.setdefault('input_size', list(info.input_size))
-        if info.metrics and 'input_size' not in info.metrics:
-            info.metrics = dict(info.metrics, input_size=list(info.input_size))  # scored there
-        info.input_size = [int(input_size[0]), int(input_size[1])]
+    set_input_size(info, input_size)
     modelfile.save_model_file(out, model, info)
 
 
@@ -120,19 +128,18 @@ def main(argv=None):
         return 2
     try:
         src = args.source
+        size = args.input_size[::-1] if args.input_size else None  # (height, width)
         if args.model_file and args.recompute_bn:
-            recompute_bn_file(src, args.recompute_bn, args.model_file)
+            recompute_bn_file(src, args.recompute_bn, args.model_file, input_size=size)
             print(f'wrote {args.model_file}')
             src = args.model_file
         elif args.model_file:
             if is_model_file(src):
-                copy_model_file(src, args.model_file)
+                copy_model_file(src, args.model_file, size)
             else:
-                checkpoint_to_model_file(src, args.model_file)
+                checkpoint_to_model_file(src, args.model_file, size)
             print(f'wrote {args.model_file}')
             src = args.model_file
-        if args.model_file and args.input_size:
-            copy_model_file(args.model_file, args.model_file, args.input_size[::-1])
         if args.onnx:
             export_onnx(src, args.onnx, args.opset, args.fp16)
             print(f'wrote {args.onnx}')
