@@ -223,7 +223,7 @@ def node_ladder(frames, model, seconds):
     """Feed the node over DDS on CUDA rising rates per size; return latency and counts."""
     try:
         from segnet_ros import conversions
-        from segnet_ros.paths import use_large_image_transport
+        from segnet_ros.dds import use_large_image_transport
         from segnet_ros.ros.peer import NodeProcess
         from segnet_ros.ros.peer import Peer
         from segnet_ros.ros.peer import stamp_key

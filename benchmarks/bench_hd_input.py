@@ -32,13 +32,18 @@ import subprocess
 import sys
 
 import numpy as np
+from segnet_ros.dds import BUNDLED_PROFILE
+from segnet_ros.dds import confine_to_localhost
+from segnet_ros.dds import fastdds_major
+from segnet_ros.dds import PROFILE_VARIABLES
+from segnet_ros.dds import read_variables
+from segnet_ros.dds import use_large_image_transport
 from segnet_ros.paths import share_path
-from segnet_ros.paths import use_large_image_transport
 from segnet_ros.stats import save_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+confine_to_localhost()
 SIZES = ('480x360', '1280x720', '1920x1080')
 # label -> (camera reliability, what the camera process loads)
 CAMERAS = {
@@ -54,13 +59,12 @@ def run_camera(node, size, reliability, setting, frames):
     args = [sys.executable, '-m', 'segnet_ros.ros.camera_probe', '--topic', node.image_topic,
             '--mask', node.topic('class_mask'), '--size', size, '--reliability', reliability,
             '--frames', str(frames), '--timeout', '3']
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')}
+    env = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
     if setting == 'large_data':
         env['FASTDDS_BUILTIN_TRANSPORTS'] = 'LARGE_DATA'
         args.append('--keep-profile')
     elif setting == 'profile':
-        env['FASTDDS_DEFAULT_PROFILES_FILE'] = share_path('config', 'fastdds_large_images.xml')
+        env[read_variables(fastdds_major())[0]] = share_path(*BUNDLED_PROFILE)
         args.append('--keep-profile')
     out = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     if out.returncode != 0:

@@ -40,10 +40,11 @@ from PIL import Image as PILImage
 from segnet_ros import conversions
 from segnet_ros.bags.bagio import read_frames as load_frames
 from segnet_ros.camera import parse_frame_size
+from segnet_ros.dds import confine_to_localhost
+from segnet_ros.dds import use_large_image_transport
 from segnet_ros.inference import Segmenter
 from segnet_ros.paths import default_model_path
 from segnet_ros.paths import share_path
-from segnet_ros.paths import use_large_image_transport
 from segnet_ros.stats import keep_large_buffers
 from segnet_ros.stats import resident_mb
 from segnet_ros.stats import save_json
@@ -52,7 +53,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+confine_to_localhost()
 
 OUTPUTS = ('class_mask', 'color_mask', 'overlay', 'confidence')
 

@@ -37,13 +37,14 @@ import time
 
 import numpy as np
 from segnet_ros import conversions
-from segnet_ros.paths import use_large_image_transport
+from segnet_ros.dds import confine_to_localhost
+from segnet_ros.dds import use_large_image_transport
 from segnet_ros.stats import resident_mb
 from segnet_ros.stats import save_json
 from segnet_ros.stats import summarize
 
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+confine_to_localhost()
 
 
 def slow_model(path, architecture='segnet_basic', width=1.0, size=(240, 320)):

@@ -242,7 +242,7 @@ PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 
 def _histogram(values, top):
     v = torch.as_tensor(np.asarray(values, np.float32)).reshape(-1).double()
-    idx = (v / top * HIST_BINS).long().clamp_(0, HIST_BINS - 1)
+    idx = (v / top * HIST_BINS).to(torch.int64).clamp_(0, HIST_BINS - 1)
     return torch.bincount(idx, minlength=HIST_BINS)
 
 

@@ -45,37 +45,3 @@ def share_path(*parts):
 def default_model_path():
     """Return the bundled default model file."""
     return share_path('models', DEFAULT_MODEL)
-
-
-def use_large_image_transport(environ=None):
-    """
-    Point Fast DDS at the bundled large-image profile unless the user chose a profile.
-
-    Must run before rclpy.init(); it only changes the environment of this process (and of
-    the processes it starts). Returns the profile path in use, or None for other RMWs.
-    """
-    env = os.environ if environ is None else environ
-    rmw = env.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-    if not rmw.startswith('rmw_fastrtps'):
-        return None
-    for key in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
-        if env.get(key):
-            return env[key]
-    profile = share_path('config', 'fastdds_large_images.xml')
-    if os.path.isfile(profile):
-        # Fast DDS 2.x (Humble) reads the old name; 3.x warns when it is set.
-        key = 'FASTRTPS_DEFAULT_PROFILES_FILE' if env.get('ROS_DISTRO') == 'humble' \
-            else 'FASTDDS_DEFAULT_PROFILES_FILE'
-        env[key] = profile
-        return profile
-    return None
-
-
-def dds_settings(environ=None):
-    """Describe the middleware settings in effect, for the node's ready line."""
-    env = os.environ if environ is None else environ
-    rmw = env.get('RMW_IMPLEMENTATION') or 'rmw_fastrtps_cpp (default)'
-    for key in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE'):
-        if env.get(key) and rmw.startswith('rmw_fastrtps'):
-            return f'{rmw}, profile {env[key]}'
-    return f'{rmw}, no profile file'

@@ -24,13 +24,14 @@ import pytest
 # happen before rclpy is initialised anywhere in the process.
 if 'SEGNET_TEST_DOMAIN_FIXED' not in os.environ:
     os.environ['ROS_DOMAIN_ID'] = str(1 + os.getpid() % 100)
-os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('AMENT_PREFIX_PATH', sys.prefix)
 os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
 # Full-resolution outputs need the large-image Fast DDS profile, as users are told to set.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from segnet_ros.paths import use_large_image_transport  # noqa: E402
+from segnet_ros.dds import confine_to_localhost  # noqa: E402
+from segnet_ros.dds import use_large_image_transport  # noqa: E402
 
+confine_to_localhost()  # Humble spells it ROS_LOCALHOST_ONLY
 use_large_image_transport()
 # Exported ONNX files are cached per user; tests keep theirs apart.
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='segnet_ros_test_cache_')
@@ -73,6 +74,28 @@ def start(tmp_path):
     yield _start
     for p in procs:
         p.stop(signal.SIGKILL if p.proc.poll() is None else signal.SIGINT, timeout=10)
+
+
+# segnet_node as Humble's rclpy (3.3) runs it: without the API that came later (Node's
+# post-set parameters callback from Iron's 3.7, Subscription.get_publisher_count from 4.0).
+# The child checks that they are gone before the node is imported.
+def humble_api_entry(main='main'):
+    """Return a NodeProcess entry running ``segnet_ros.ros.node.<main>`` on Humble's API."""
+    return ['-c', """
+import sys
+from rclpy.node import Node
+from rclpy.subscription import Subscription
+for cls, name in ((Node, 'add_post_set_parameters_callback'),
+                  (Subscription, 'get_publisher_count')):
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            delattr(klass, name)
+    assert not hasattr(cls, name), name
+print('rclpy as on Humble: no Node.add_post_set_parameters_callback, '
+      'no Subscription.get_publisher_count', flush=True)
+from segnet_ros.ros.node import %s as main
+sys.exit(main())
+""" % main]
 
 
 def make_model_file(path, architecture='segnet', width=0.125, num_classes=4, input_size=(48, 64),

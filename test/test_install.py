@@ -174,7 +174,7 @@ def test_installed_node_uses_installed_model_and_dds_profile_and_answers(tmp_pat
         model = os.path.join(share, 'models', 'segnet_camvid_light.safetensors')
         profile = os.path.join(share, 'config', 'fastdds_large_images.xml')
         # realpath: the venv's share folder (and a --symlink-install) links to the sources.
-        said = re.search(r'ready: model (\S+) .*profile (\S+)$', ready)
+        said = re.search(r'ready: model (\S+) .*profile (\S+) in effect', ready)
         assert said, ready
         assert os.path.realpath(said.group(1)) == os.path.realpath(model), ready
         assert os.path.realpath(said.group(2)) == os.path.realpath(profile), ready

@@ -20,6 +20,7 @@ import signal
 import time
 
 from conftest import bad_model_files
+from conftest import humble_api_entry
 from lifecycle_msgs.msg import State
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState
@@ -59,9 +60,11 @@ def wait_graph(predicate, timeout=10.0):
     return True
 
 
-def test_lifecycle_transitions(tmp_path, models):
+@pytest.mark.parametrize('api', ['native', 'humble'])
+def test_lifecycle_transitions(tmp_path, models, api):
     driver = Peer()
-    node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True)
+    node = NodeProcess({'model_path': models['a']}, log_dir=str(tmp_path), lifecycle=True,
+                       entry=humble_api_entry('main_lifecycle') if api == 'humble' else None)
     mask = node.topic('class_mask')
     try:
         assert state(driver, node) == State.PRIMARY_STATE_UNCONFIGURED
@@ -92,7 +95,14 @@ def test_lifecycle_transitions(tmp_path, models):
         assert change(driver, node, Transition.TRANSITION_ACTIVATE)
         assert driver.publish_until(pub, image_msg(2), lambda: (1002, 125) in stamps(
             driver, mask)), node.output()
+        # a model swap while active
+        assert driver.set_parameters(node.name, model_path=models['b'])[0].successful
+        assert wait_graph(lambda: f'model swapped in: {models["b"]}' in node.output(), 30), \
+            node.output()
+        assert driver.publish_until(pub, image_msg(3), lambda: (1003, 126) in stamps(
+            driver, mask)), node.output()
         assert node.proc.poll() is None
+        assert ('rclpy as on Humble' in node.output()) == (api == 'humble')
     finally:
         code = node.stop(signal.SIGINT)
         driver.close()

@@ -21,6 +21,7 @@ import time
 
 from builtin_interfaces.msg import Time
 from conftest import bad_model_files
+from conftest import humble_api_entry
 import numpy as np
 import pytest
 from segnet_ros import conversions
@@ -273,8 +274,11 @@ def test_bad_runtime_parameters_are_refused(driver, start, models, tmp_path):
     assert driver.get_parameters(node.name, 'overlay_alpha')['overlay_alpha'] == 0.25
 
 
-def test_runtime_model_swap_and_refusals(driver, start, models, tmp_path):
-    node = start({'model_path': models['a']})
+@pytest.mark.parametrize('api', ['native', 'humble'])
+def test_runtime_model_swap_and_refusals(driver, start, models, tmp_path, api):
+    # 'humble': values applied only after they are accepted, without the post-set callback.
+    node = start({'model_path': models['a']},
+                 entry=humble_api_entry() if api == 'humble' else None)
     driver.record_diagnostics()
     topic = node.topic('class_mask')
     driver.record(topic)
@@ -305,6 +309,13 @@ def test_runtime_model_swap_and_refusals(driver, start, models, tmp_path):
     assert 'class set' in node.output()
     assert driver.publish_until(pub, image_msg(12), lambda: (1012, 135) in stamps(driver, topic))
     assert model_in_use() == models['b']
+    # The next good swap works after a refusal.
+    assert driver.set_parameters(node.name, model_path=models['a'])[0].successful
+    assert driver.wait_for(lambda: model_in_use() == models['a'], timeout=30), node.output()
+    assert driver.get_parameters(node.name, 'model_path')['model_path'] == models['a']
+    assert driver.publish_until(pub, image_msg(13), lambda: (1013, 136) in stamps(driver, topic))
+    assert 'Traceback' not in node.output()
+    assert ('rclpy as on Humble' in node.output()) == (api == 'humble'), node.output()
 
 
 def test_rejected_frames_are_counted_and_node_goes_on(driver, start, models):

@@ -31,9 +31,9 @@ from PIL import Image as PILImage
 from .. import conversions
 from .. import modelfile
 from ..bags import bagio as io
+from ..dds import use_large_image_transport
 from ..paths import default_model_path
 from ..paths import share_path
-from ..paths import use_large_image_transport
 from ..stats import summarize
 
 SAMPLE_BAG = ('data', 'camvid_val_sample')

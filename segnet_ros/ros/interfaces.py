@@ -132,3 +132,35 @@ def declare_class_parameters(node, info, model_path):
         if err:
             return err
     return None
+
+
+def add_post_set_parameters_callback(node, callback):
+    """
+    Call ``callback(parameters)`` once accepted values are stored, on every distro.
+
+    Iron and later have ``Node.add_post_set_parameters_callback``. Humble (rclpy 3.3) has
+    only the callback before the values are stored; there the node's two public setters
+    (the parameter services call ``set_parameters_atomically``) are wrapped so that
+    ``callback`` runs after the values are stored and before the call returns, as on Iron:
+    once per parameter for ``set_parameters``, once for all for ``set_parameters_atomically``.
+    """
+    native = getattr(node, 'add_post_set_parameters_callback', None)
+    if native is not None:
+        native(callback)
+        return
+    set_atomically = node.set_parameters_atomically
+
+    def set_parameters(parameter_list):
+        results = []
+        for prm in parameter_list:  # one at a time, as Node.set_parameters does
+            results.append(set_parameters_atomically([prm]))
+        return results
+
+    def set_parameters_atomically(parameter_list):
+        result = set_atomically(parameter_list)
+        if result.successful:
+            callback(list(parameter_list))
+        return result
+
+    node.set_parameters = set_parameters
+    node.set_parameters_atomically = set_parameters_atomically

@@ -33,6 +33,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from .input_qos import InputSubscription
+from .interfaces import add_post_set_parameters_callback
 from .interfaces import declare
 from .interfaces import declare_class_parameters
 from .interfaces import default_qos
@@ -44,6 +45,7 @@ from .interfaces import qos_override_errors
 from .interfaces import STEADY
 from .process import run_node
 from .. import conversions
+from .. import dds
 from .. import modelfile
 from ..camera import scale_camera_info
 from ..inference import SegmenterError
@@ -51,7 +53,6 @@ from ..params import check_parameter
 from ..params import input_transport
 from ..params import PARAMETERS
 from ..params import RELOAD_PARAMS
-from ..paths import dds_settings
 from ..paths import default_model_path
 from ..pipeline import FramePipeline
 from ..pipeline import load_segmenter
@@ -89,7 +90,13 @@ class SegnetMixin:
         if err:
             raise StartupError(err)
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.add_post_set_parameters_callback(self._after_set_parameters)
+        add_post_set_parameters_callback(self, self._after_set_parameters)
+        # The participant exists by now: its shared-memory segment shows what is in effect.
+        self.dds = dds.settings()
+        self.dds_segment = dds.shm_segment_bytes()
+        warning = dds.ignored_warning(self.dds)
+        if warning:
+            log.warning(warning)
 
     segmenter = property(lambda self: self.pipeline.segmenter, doc='the Segmenter in use')
 
@@ -148,7 +155,8 @@ class SegnetMixin:
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
             f'{seg.num_classes} classes) on {seg.device} {seg.dtype_name}'
             f' ({seg.backend}), input {self.sub.topic_name} ({self.sub.describe()}), outputs '
-            f'under {self.get_fully_qualified_name()}/; DDS: {dds_settings()}')
+            f'under {self.get_fully_qualified_name()}/; DDS: '
+            f'{dds.describe(self.dds, self.dds_segment)}')
 
     @staticmethod
     def _model_path(params):
@@ -256,6 +264,9 @@ class SegnetMixin:
         if self.lifecycle_state is not None:
             values['lifecycle_state'] = self.lifecycle_state
         values['input_qos'] = self.sub.describe() if self.sub is not None else 'not subscribed'
+        values['dds'] = dds.describe(self.dds, self.dds_segment)
+        values['dds_profile'] = self.dds.profile or 'none'
+        values['dds_shm_segment_bytes'] = str(self.dds_segment or 0)
         self.diag_pub.publish(diagnostics(f'{self.get_fully_qualified_name()}: segnet', str(
             seg.device), values, self.get_clock().now().to_msg()))
 

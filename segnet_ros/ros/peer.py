@@ -121,7 +121,8 @@ class NodeProcess:
 
 
 def _matched(sub):
-    # Subscription.get_publisher_count exists from Jazzy on; Humble has graph discovery only.
+    # Subscription.get_publisher_count exists from Iron (rclpy 4.0) on; Humble has graph
+    # discovery only.
     count = getattr(sub, 'get_publisher_count', None)
     return count() > 0 if count else True
 

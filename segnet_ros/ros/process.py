@@ -27,7 +27,8 @@ from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 
-from ..paths import use_large_image_transport
+from ..dds import ProfileError
+from ..dds import use_large_image_transport
 from ..pipeline import confine_to_one_thread
 from ..stats import keep_large_buffers
 
@@ -59,7 +60,11 @@ def run_node(node_class, program, args=None, startup_errors=()):
     one line ``<program>: error: ...`` on stderr and exit code 2. The node's ``close()``
     runs before ``destroy_node()``.
     """
-    use_large_image_transport()
+    try:
+        use_large_image_transport()
+    except ProfileError as e:
+        print(f'{program}: error: Fast DDS profile {e}', file=sys.stderr)
+        return 2
     keep_large_buffers()
     confine_to_one_thread()  # the model's forward runs in the worker, with all the cores
     guard_signals()
