@@ -46,13 +46,10 @@ setup(
     license='Apache-2.0',
     entry_points={
         'console_scripts': [
-            'segnet_node = segnet_ros.ros.node:main',
-            'segnet_lifecycle_node = segnet_ros.ros.node:main_lifecycle',
-            'segnet_train = segnet_ros.training.train:main',
-            'segnet_eval = segnet_ros.training.evaluate:main',
-            'segnet_export = segnet_ros.training.export:main',
-            'segnet_demo = segnet_ros.ros.demo:main',
-            'segnet_bag = segnet_ros.bags.tools:main',
+            # Through segnet_ros.ros.entry: the signal handlers go in before torch is imported.
+            f'{name} = segnet_ros.ros.entry:{name}' for name in (
+                'segnet_node', 'segnet_lifecycle_node', 'segnet_train', 'segnet_eval',
+                'segnet_export', 'segnet_demo', 'segnet_bag')
         ],
     },
 )

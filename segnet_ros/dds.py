@@ -225,6 +225,26 @@ def ignored_warning(s):
             f'export {right}={path} instead')
 
 
+Observed = collections.namedtuple('Observed', 'settings segment line warning values')
+
+
+def observe(environ=None, pid=None, warn=None):
+    """
+    Return what is in effect for a process whose participant exists (a node's, after init).
+
+    ``line`` for its ready line, ``warning`` (or None) for a profile the installed Fast DDS
+    ignores, also passed to ``warn`` when given, ``values`` for its /diagnostics.
+    """
+    s = settings(environ)
+    if warn is not None and ignored_warning(s):
+        warn(ignored_warning(s))
+    segment = shm_segment_bytes(pid)
+    line = describe(s, segment)
+    return Observed(s, segment, line, ignored_warning(s), {
+        'dds': line, 'dds_profile': s.profile or 'none',
+        'dds_shm_segment_bytes': str(segment or 0)})
+
+
 def confine_to_localhost(environ=None):
     """
     Keep DDS discovery on this host (tests, benchmarks), as each distro spells it.
@@ -237,3 +257,38 @@ def confine_to_localhost(environ=None):
         env.setdefault('ROS_LOCALHOST_ONLY', '1')
     else:
         env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+
+
+def main(argv=None):
+    """
+    ``python3 -m segnet_ros.dds``: print the export that gives a process the bundled profile.
+
+    For a shell that starts subscribers of our large outputs, under the name the installed
+    Fast DDS reads: ``eval "$(python3 -m segnet_ros.dds)"``. ``--describe`` prints what a
+    process started from this shell would have in effect instead.
+    """
+    import argparse
+    p = argparse.ArgumentParser(prog='python3 -m segnet_ros.dds', description=main.__doc__)
+    p.add_argument('--describe', action='store_true',
+                   help='print the Fast DDS settings in effect for this environment')
+    args = p.parse_args(argv)
+    if args.describe:
+        try:
+            check_user_profiles()
+        except ProfileError as e:
+            print(f'{p.prog}: error: Fast DDS profile {e}', file=sys.stderr)
+            return 2
+        s = settings()
+        print(describe(s))
+        return 1 if s.ignored else 0
+    major = fastdds_major()
+    if major is None:
+        print(f'{p.prog}: error: no Fast DDS library (libfastdds.so.3 / libfastrtps.so.2) on '
+              'LD_LIBRARY_PATH; source your ROS 2 setup.bash first', file=sys.stderr)
+        return 1
+    print(f'export {read_variables(major)[0]}={share_path(*BUNDLED_PROFILE)}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

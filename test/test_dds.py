@@ -118,6 +118,28 @@ def test_a_bad_profile_file_is_refused_naming_file_and_variable(tmp_path, case, 
             'not a profile': 'root element <html>'}[case] in str(e.value)
 
 
+def test_the_export_line_for_a_users_own_processes(tmp_path, monkeypatch, capsys):
+    for k in dds.PROFILE_VARIABLES + ('AMENT_PREFIX_PATH',):
+        monkeypatch.delenv(k, raising=False)
+    for files, variable in ((FAST2, 'FASTRTPS_DEFAULT_PROFILES_FILE'),
+                            (FAST3, 'FASTDDS_DEFAULT_PROFILES_FILE')):
+        (tmp_path / variable).mkdir()
+        monkeypatch.setenv('LD_LIBRARY_PATH', libdir(tmp_path / variable, *files)[
+            'LD_LIBRARY_PATH'])
+        monkeypatch.setattr(dds.sys, 'prefix', str(tmp_path / 'none'))
+        assert dds.main([]) == 0
+        assert capsys.readouterr().out == f'export {variable}={PROFILE}\n'
+    # --describe: exit 1 when a set profile is ignored (the 3.x name under Fast DDS 2.x).
+    monkeypatch.setenv('LD_LIBRARY_PATH', str(tmp_path / 'FASTRTPS_DEFAULT_PROFILES_FILE' / 'lib'))
+    monkeypatch.setenv('FASTDDS_DEFAULT_PROFILES_FILE', PROFILE)
+    assert dds.main(['--describe']) == 1
+    assert 'IGNORED: FASTDDS_DEFAULT_PROFILES_FILE' in capsys.readouterr().out
+    monkeypatch.setenv('LD_LIBRARY_PATH', str(tmp_path / 'nothing'))
+    monkeypatch.delenv('FASTDDS_DEFAULT_PROFILES_FILE')
+    assert dds.main([]) == 1
+    assert 'no Fast DDS library' in capsys.readouterr().err
+
+
 def test_localhost_discovery_as_each_distro_spells_it():
     humble = {'ROS_DISTRO': 'humble'}
     dds.confine_to_localhost(humble)

@@ -20,6 +20,7 @@ this turns them into ``ParameterDescriptor``s.
 """
 
 import contextlib
+import json
 
 from diagnostic_msgs.msg import DiagnosticArray
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -37,6 +38,7 @@ from rclpy.qos import QoSProfile
 from rclpy.qos import ReliabilityPolicy
 from rclpy.qos_overriding_options import InvalidQosOverridesError
 from rclpy.qos_overriding_options import QoSOverridingOptions
+from std_msgs.msg import String
 
 from ..params import CLASS_COLORS
 from ..params import CLASS_NAMES
@@ -91,6 +93,14 @@ def diagnostics(name, hardware_id, values, stamp):
     arr = DiagnosticArray(status=[status])
     arr.header.stamp = stamp
     return arr
+
+
+def class_info(seg, mask_topic):
+    """Return ``~/class_info``: the model's classes and colours as JSON, and the mask topic."""
+    return String(data=json.dumps({
+        'model': seg.model_path, 'architecture': seg.info.architecture,
+        'class_names': seg.class_names, 'class_colors': seg.class_colors,
+        'ignore_index': seg.info.ignore_index, 'mask_topic': mask_topic}))
 
 
 def overridable():

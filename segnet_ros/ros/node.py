@@ -18,7 +18,6 @@
 The newest-frame slot, worker, accounting and swaps are in ``pipeline`` (no ROS there).
 """
 
-import json
 import os
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -34,6 +33,7 @@ from std_msgs.msg import String
 
 from .input_qos import InputSubscription
 from .interfaces import add_post_set_parameters_callback
+from .interfaces import class_info
 from .interfaces import declare
 from .interfaces import declare_class_parameters
 from .interfaces import default_qos
@@ -91,12 +91,7 @@ class SegnetMixin:
             raise StartupError(err)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         add_post_set_parameters_callback(self, self._after_set_parameters)
-        # The participant exists by now: its shared-memory segment shows what is in effect.
-        self.dds = dds.settings()
-        self.dds_segment = dds.shm_segment_bytes()
-        warning = dds.ignored_warning(self.dds)
-        if warning:
-            log.warning(warning)
+        self.dds = dds.observe(warn=log.warning)  # the participant exists by now
 
     segmenter = property(lambda self: self.pipeline.segmenter, doc='the Segmenter in use')
 
@@ -155,8 +150,7 @@ class SegnetMixin:
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
             f'{seg.num_classes} classes) on {seg.device} {seg.dtype_name}'
             f' ({seg.backend}), input {self.sub.topic_name} ({self.sub.describe()}), outputs '
-            f'under {self.get_fully_qualified_name()}/; DDS: '
-            f'{dds.describe(self.dds, self.dds_segment)}')
+            f'under {self.get_fully_qualified_name()}/; DDS: {self.dds.line}')
 
     @staticmethod
     def _model_path(params):
@@ -174,13 +168,8 @@ class SegnetMixin:
         return seg
 
     def _publish_class_info(self):
-        seg = self.segmenter
-        if self.class_pub is not None and seg is not None:
-            self.class_pub.publish(String(data=json.dumps({
-                'model': seg.model_path, 'architecture': seg.info.architecture,
-                'class_names': seg.class_names, 'class_colors': seg.class_colors,
-                'ignore_index': seg.info.ignore_index,
-                'mask_topic': self.pubs['class_mask'].topic_name})))
+        if self.class_pub is not None and self.segmenter is not None:
+            self.class_pub.publish(class_info(self.segmenter, self.pubs['class_mask'].topic_name))
 
     def _on_image(self, msg):
         check = conversions.check_compressed if isinstance(msg, CompressedImage) \
@@ -264,9 +253,7 @@ class SegnetMixin:
         if self.lifecycle_state is not None:
             values['lifecycle_state'] = self.lifecycle_state
         values['input_qos'] = self.sub.describe() if self.sub is not None else 'not subscribed'
-        values['dds'] = dds.describe(self.dds, self.dds_segment)
-        values['dds_profile'] = self.dds.profile or 'none'
-        values['dds_shm_segment_bytes'] = str(self.dds_segment or 0)
+        values.update(self.dds.values)
         self.diag_pub.publish(diagnostics(f'{self.get_fully_qualified_name()}: segnet', str(
             seg.device), values, self.get_clock().now().to_msg()))
 
@@ -358,4 +345,4 @@ def main_lifecycle(args=None):
 
 
 if __name__ == '__main__':
-    raise SystemExit(main())
+    raise SystemExit(main())  # python -m segnet_ros.ros.entry segnet_node guards the imports

@@ -62,9 +62,9 @@ class NodeProcess:
         self.name = name or f'segnet_p{os.getpid()}_{next(_names)}'
         self.image_topic = image_topic or f'/{self.name}_cam/image'
         # entry: what follows the Python executable, e.g. ['-m', 'pkg.mod'] or [script path]
-        entry = entry or (
-            ['-c', 'import sys; from segnet_ros.ros.node import main_lifecycle; '
-             'sys.exit(main_lifecycle())'] if lifecycle else ['-m', 'segnet_ros.ros.node'])
+        # As the console scripts start them: signal handlers before the heavy imports.
+        entry = entry or ['-m', 'segnet_ros.ros.entry',
+                          'segnet_lifecycle_node' if lifecycle else 'segnet_node']
         args = [sys.executable, *entry, '--ros-args',
                 '-r', f'__node:={self.name}', '-r', f'image:={self.image_topic}',
                 '-r', f'camera_info:={self.image_topic.rsplit("/", 1)[0]}/camera_info']

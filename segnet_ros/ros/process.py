@@ -19,7 +19,6 @@ Run a node as a process: init, spin, a clean exit on signals and one line on bad
 signal must not interrupt the clean-up that the first one started, and the process exits 0.
 """
 
-import signal
 import sys
 
 import rclpy
@@ -27,29 +26,12 @@ from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 
+from .entry import guard_signals
+from .entry import ignore_signals
 from ..dds import ProfileError
 from ..dds import use_large_image_transport
 from ..pipeline import confine_to_one_thread
 from ..stats import keep_large_buffers
-
-
-def _ignore_signals():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
-def guard_signals():
-    """
-    Turn the first SIGINT / SIGTERM into KeyboardInterrupt and ignore any later one.
-
-    rclpy's own handlers (installed by ``rclpy.init``) run first and chain to these.
-    """
-    def handler(signum, frame):
-        _ignore_signals()
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
 
 
 def run_node(node_class, program, args=None, startup_errors=()):
@@ -60,6 +42,7 @@ def run_node(node_class, program, args=None, startup_errors=()):
     one line ``<program>: error: ...`` on stderr and exit code 2. The node's ``close()``
     runs before ``destroy_node()``.
     """
+    guard_signals()  # already in place when started through segnet_ros.ros.entry
     try:
         use_large_image_transport()
     except ProfileError as e:
@@ -67,10 +50,9 @@ def run_node(node_class, program, args=None, startup_errors=()):
         return 2
     keep_large_buffers()
     confine_to_one_thread()  # the model's forward runs in the worker, with all the cores
-    guard_signals()
-    rclpy.init(args=args)
     node, built, code = None, False, 0
     try:
+        rclpy.init(args=args)
         # Two steps, so that a node whose __init__ fails can still be destroyed below:
         # left to the garbage collector after rclpy.shutdown(), it crashed the process.
         node = node_class.__new__(node_class)
@@ -84,9 +66,11 @@ def run_node(node_class, program, args=None, startup_errors=()):
         print(f'{program}: error: invalid parameter: {e}', file=sys.stderr)
         code = 2
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        if not built:
+            print(f'{program}: interrupted during start-up (before the ready line), exiting',
+                  file=sys.stderr)
     finally:
-        _ignore_signals()  # from here on a signal must not cut the clean-up short
+        ignore_signals()  # from here on a signal must not cut the clean-up short
         if node is not None and not built:
             # __init__ failed part of the way: release whatever it got to.
             for step in (getattr(node, 'close', None), node.destroy_node):
@@ -96,12 +80,12 @@ def run_node(node_class, program, args=None, startup_errors=()):
                     pass
         elif node is not None:
             node.close()
-            name = node.get_fully_qualified_name()
+            name = node.get_logger().name
             node.destroy_node()
-            # Not the node's logger: it also writes to /rosout, whose publisher a signal may
-            # already have shut down with the context.
-            rclpy.logging.get_logger('segnet_ros').info(
-                f'{name}: shut down, worker stopped, model released')
+            # The node's name, not its logger: that one also writes to /rosout, whose
+            # publisher a signal may already have shut down with the context; once the node
+            # is destroyed its name has no /rosout publisher left.
+            rclpy.logging.get_logger(name).info('shut down, worker stopped, model released')
         if rclpy.ok():
             rclpy.shutdown()
     return code
