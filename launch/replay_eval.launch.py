@@ -23,8 +23,8 @@ with the replay's exit code. A bad argument or a node that cannot start ends it 
 """
 
 import os
-import sys
 
+from ament_index_python.packages import get_package_prefix
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -40,6 +40,8 @@ from segnet_ros.ros import launch_support as ls
 
 # The node reads this topic and the replay publishes on it; nothing else uses it.
 REPLAY_TOPIC = '/segnet_replay/image_raw'
+# segnet_bag's exit code after Ctrl-C, with its report and bag closed: a clean stop.
+INTERRUPTED = 130
 
 ARGUMENTS = (
     ('bag', None, 'rosbag2 folder (or .db3 / .mcap file) to replay; default: the bundled '
@@ -75,8 +77,11 @@ def _actions(context):
                 parameters=[{'model_path': model, 'device': device}],
                 arguments=['--ros-args', '--log-level', log_level],
                 remappings=[('image', REPLAY_TOPIC)])
+    # The installed segnet_bag, as ros2 run starts it (its signal handlers are in place
+    # before its imports).
     replay = ExecuteProcess(
-        cmd=[sys.executable, '-m', 'segnet_ros.bags.tools', 'replay',
+        cmd=[os.path.join(get_package_prefix('segnet_ros'), 'lib', 'segnet_ros', 'segnet_bag'),
+             'replay',
              os.path.expanduser(arg['bag']),
              *(['--image-topic', arg['bag_image_topic']] if arg['bag_image_topic'] else []),
              *(['--label-topic', arg['bag_label_topic']] if arg['bag_label_topic'] else []),
@@ -86,8 +91,9 @@ def _actions(context):
         name='segnet_replay', output='screen')
 
     def replay_done(event, _context):
-        if event.returncode == 0:
-            return [EmitEvent(event=Shutdown(reason='replay finished'))]
+        if event.returncode in (0, INTERRUPTED):
+            why = 'replay finished' if event.returncode == 0 else 'replay interrupted'
+            return [EmitEvent(event=Shutdown(reason=why))]
 
         def fail(_ctx):
             raise RuntimeError(f'the replay exited with code {event.returncode}; see its '

@@ -366,11 +366,14 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
     Convert an Image message, or an array with its encoding, to H x W x 3 RGB uint8.
 
     BGR is swapped and alpha dropped; mono and single-channel images are replicated to grey;
-    16-bit values are scaled by >> 8; 32FC1 is clipped to [0, 1] and scaled to 255 (NaN ->
-    0); generic 8UC3/8UC4/16UC3 are taken as already RGB(A); YUV 4:2:2 is decoded with
-    BT.601 limited range; Bayer is bilinearly demosaiced (needs at least 2x2). 8UC2 has no
-    colour meaning and is refused. ``encoding`` is required for arrays and, for messages,
-    must match ``msg.encoding`` if given. The result may be a read-only view of the input.
+    16-bit values are scaled by 255/65535 and rounded, as cv_bridge does (OpenCV's
+    ``convertTo``), after the colour conversion; 32FC1 is clipped to [0, 1] and scaled to 255
+    (NaN -> 0); generic 8UC3/8UC4/16UC3 are taken as already RGB(A); YUV 4:2:2 is decoded
+    with BT.601 limited range; Bayer is bilinearly demosaiced (needs at least 2x2). 8UC2 has
+    no colour meaning and is refused. Where cv_bridge refuses instead (8UCn, 16UCn and 32FC1
+    to rgb8), these are documented choices (README). ``encoding`` is required for arrays and,
+    for messages, must match ``msg.encoding`` if given. The result may be a read-only view of
+    the input.
     """
     if isinstance(msg_or_array, np.ndarray):
         if encoding is None:
@@ -394,12 +397,11 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
                                 if encoding in _UYVY else cv2.COLOR_YUV2RGB_YUY2)
         return _yuv422_to_rgb8(arr, encoding in _UYVY)
     if encoding in _BAYER:
-        if arr.dtype == _U16:
-            arr = (arr >> 8).astype(_U8)
         if cv2 is not None and min(arr.shape) >= 3:  # OpenCV leaves 2-pixel sides black
-            return cv2.cvtColor(np.ascontiguousarray(arr),
-                                getattr(cv2, _CV_BAYER[_BAYER[encoding]]))
-        return _demosaic(arr, _BAYER[encoding], encoding)
+            # cv_bridge demosaics at the source depth, then scales to 8 bits.
+            return scale_16_to_8(cv2.cvtColor(np.ascontiguousarray(arr),
+                                              getattr(cv2, _CV_BAYER[_BAYER[encoding]])))
+        return _demosaic(scale_16_to_8(arr), _BAYER[encoding], encoding)
     if encoding == '8UC2':
         raise ConversionError(
             f'{_desc(encoding, arr.shape[1], arr.shape[0])}: 2-channel images have no RGB '
@@ -408,7 +410,7 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
         arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0)
         arr = np.rint(np.clip(arr, 0.0, 1.0) * 255.0).astype(_U8)
     elif arr.dtype == _U16:
-        arr = (arr >> 8).astype(_U8)
+        arr = scale_16_to_8(arr)
     if arr.ndim == 2:
         return np.repeat(arr[:, :, np.newaxis], 3, axis=2)
     if encoding.startswith('bgr'):
@@ -419,6 +421,22 @@ def to_rgb8(msg_or_array, encoding=None, max_pixels=None):
                                 else cv2.COLOR_BGR2RGB)
         return arr[:, :, 2::-1]
     return arr[:, :, :3]
+
+
+def scale_16_to_8(arr):
+    """
+    Return uint16 ``arr`` as uint8 scaled by 255/65535 and rounded (uint8 passes through).
+
+    cv_bridge's 16-to-8-bit step, ``convertTo(CV_8U, 255.0 / 65535.0)``; a plain ``>> 8``
+    is one level lower on 16,256 of the 65,536 values. x * 255 / 65535 is x / 257, whose
+    fraction is never one half, so the integer form rounds exactly as OpenCV does.
+    """
+    if arr.dtype != _U16:
+        return arr
+    cv2 = _opencv()
+    if cv2 is not None:
+        return cv2.convertScaleAbs(arr, alpha=255.0 / 65535.0)  # non-negative: |x| is x
+    return ((arr.astype(np.uint32) + 128) // 257).astype(_U8)
 
 
 def _opencv():
@@ -548,7 +566,8 @@ def compressed_to_rgb8(msg, max_pixels=None):
     The codec is sniffed from the data, whatever ``msg.format`` claims (only JPEG and PNG
     are accepted). The header size is checked against ``max_pixels`` (or, when None,
     Pillow's MAX_IMAGE_PIXELS) before any pixel is decoded. Corrupt or truncated data
-    raises ConversionError. 16-bit greyscale PNGs are scaled by >> 8.
+    raises ConversionError. 16-bit greyscale PNGs are scaled by >> 8, as
+    OpenCV's imdecode (so cv_bridge) reduces them.
     """
     fmt, data = _compressed_payload(msg)
     _check_compressed_header(fmt, data, max_pixels)

@@ -320,11 +320,18 @@ class Segmenter:
             torch.cuda.synchronize(self.device)
             torch.cuda.empty_cache()
 
-    def warmup(self, runs=1):
-        """Run the model on a blank frame so the first real frame is not slow."""
+    def warmup(self, runs=1, outputs=('mask',)):
+        """
+        Run the model on a blank frame of the network's size so the first real one is not slow.
+
+        ``outputs=None`` computes every output this model has (the whole frame path: the
+        colours, the overlay, confidence and, for a Bayesian model, uncertainty).
+        """
+        if outputs is None:
+            outputs = [o for o in OUTPUTS if o != 'uncertainty' or self.bayesian]
         blank = np.zeros((*self.input_size, 3), np.uint8)
         for _ in range(runs):
-            self.segment(blank, outputs=('mask',))
+            self.segment(blank, outputs=outputs)
 
     def _full(self, plane, h, w):
         """Bilinear-resize a (h', w') map to the image size if it is not there yet."""

@@ -31,6 +31,7 @@ import torch
 
 from .nets import ARCHITECTURES
 from .nets import build_model
+from .paths import file_problem
 
 FORMAT = 'segnet_ros.model'
 FORMAT_VERSION = '1'
@@ -165,8 +166,9 @@ def _few(names, n=3):
 
 def _open(path, with_tensors=False):
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ModelFileError(f'{path}: no such model file (or not a regular file)')
+    problem = file_problem(path)
+    if problem and not problem.endswith('not readable'):  # unreadable: open() says why
+        raise ModelFileError(problem)
     try:
         with open(path, 'rb') as f:
             head = f.read(9)

@@ -29,6 +29,7 @@ from .inference import resolve_device
 from .inference import SegmenterError
 from .inference import UPSAMPLING
 from .paths import default_model_path
+from .paths import file_problem
 
 RELIABILITY = ('best_effort', 'reliable')
 OUTPUT_RESOLUTIONS = ('image', 'network')
@@ -135,10 +136,9 @@ def check_parameter(name, value):
         return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
     elif name == 'model_path':
         path = os.path.realpath(os.path.expanduser(value or default_model_path()))
-        if not os.path.isfile(path):
-            return f'model_path {path}: not a regular file'
-        if not os.access(path, os.R_OK):
-            return f'model_path {path}: not readable'
+        problem = file_problem(path)
+        if problem:
+            return f'model_path {problem}'
         try:
             modelfile.read_model_info(path)
         except modelfile.ModelFileError as e:

@@ -45,3 +45,19 @@ def share_path(*parts):
 def default_model_path():
     """Return the bundled default model file."""
     return share_path('models', DEFAULT_MODEL)
+
+
+def file_problem(path, what='model file'):
+    """
+    Return why ``path`` cannot be read as a ``what``, or None: the one wording for it.
+
+    The node's parameter check, the launch files' argument checks and the model file reader
+    all say it so.
+    """
+    if not os.path.exists(path):
+        return f'{path}: no such {what}'
+    if not os.path.isfile(path):
+        return f'{path}: not a regular file'
+    if not os.access(path, os.R_OK):
+        return f'{path}: not readable'
+    return None

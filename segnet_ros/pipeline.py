@@ -22,8 +22,12 @@ frame offered ends up in exactly one counter::
 
     received = processed + dropped + rejected + errors + without_subscribers
 
-(``out_of_memory`` counts the errors that were out-of-memory errors). A model swap happens
-between frames: the frame in flight finishes on the old model, which is then closed.
+(``out_of_memory`` counts the errors that were out-of-memory errors; a frame in flight when
+the process shuts down counts as dropped, not as an error). The worker warms every model up
+on a blank frame of the network's size, through every output, before it runs a camera frame
+on it: at start (before the node says it is ready) and on a swap, which happens between
+frames: the frame in flight finishes on the old model, the new one is warmed up and put in,
+and the old one is closed.
 """
 
 import threading
@@ -129,12 +133,17 @@ class FramePipeline:
     it produced outputs, False when it skipped the frame because nobody listens; it may raise
     ``rejected_error`` (counted as rejected, with its ``reason``) or anything else (counted
     as an error). ``warn`` and ``error`` are logging functions taking one string.
+    ``stopping()`` says whether the process is shutting down (an error then is the frame in
+    flight meeting a closed middleware, not a failure); ``on_swap(segmenter)`` runs on the
+    worker's thread when a swapped-in model takes over, before its first frame.
     """
 
     def __init__(self, process, warn, error, rejected_error=ValueError, log_period=5.0,
-                 clock=time.monotonic):
+                 clock=time.monotonic, stopping=None, on_swap=None):
         self._process = process
         self._warn, self._error = warn, error
+        self._stopping = stopping or (lambda: False)
+        self._on_swap = on_swap
         self._rejected_error = rejected_error
         self._clock = clock
         self.log_limited = RateLimitedLog(log_period, clock)
@@ -142,6 +151,7 @@ class FramePipeline:
         self._wake = threading.Condition(self._lock)
         self._pending = None     # (frame, receive time), the newest frame not yet taken
         self._in_use = None      # the Segmenter the worker is running a frame on
+        self._handover = None    # a Segmenter for the worker to warm up and put in
         self._stop = False
         self._worker = None
         self._swapper = None
@@ -153,13 +163,38 @@ class FramePipeline:
         self.last_outputs = ''
 
     # ---- the worker ------------------------------------------------------------------------
-    def start(self, segmenter):
-        """Start the worker on ``segmenter``."""
-        self.segmenter = segmenter
+    def start(self, segmenter, timeout=300.0):
+        """
+        Start the worker on ``segmenter`` once it has warmed it up; return the warm-up seconds.
+
+        What the warm-up raised is raised here, and the worker is stopped again.
+        """
+        self.segmenter = None
         with self._lock:
             self._stop = False
         self._worker = threading.Thread(target=self._work, name='segnet_infer', daemon=True)
         self._worker.start()
+        try:
+            return self._hand_over(segmenter, timeout)
+        except BaseException:  # KeyboardInterrupt too: no worker is left behind
+            self.stop()
+            raise
+
+    def _hand_over(self, segmenter, timeout):
+        """Have the worker warm ``segmenter`` up and put it in; raise what the warm-up raised."""
+        job = {'segmenter': segmenter, 'done': False, 'error': None, 'seconds': 0.0}
+        with self._lock:
+            self._handover = job
+            self._wake.notify_all()
+            self._wake.wait_for(lambda: job['done'] or self._stop, timeout)
+            if not job['done']:
+                self._handover = None
+        if job['error'] is not None:
+            raise job['error']
+        if not job['done']:
+            raise SegmenterError(f'{segmenter.model_path}: the warm-up did not finish in '
+                                 f'{timeout:.0f} s')
+        return job['seconds']
 
     def stop(self, timeout=10.0):
         """Stop the worker after the frame in flight; the waiting frame counts as dropped."""
@@ -171,7 +206,9 @@ class FramePipeline:
             self._worker.join(timeout)
         self._worker = None
         if self._swapper is not None:
-            self._swapper.join(timeout)
+            # A model still loading is left to finish (or die with the process): shutdown
+            # must end within the 5 s ros2 launch gives before it escalates.
+            self._swapper.join(min(timeout, 2.0))
             self._swapper = None
 
     def clear(self):
@@ -234,24 +271,44 @@ class FramePipeline:
         with self._lock:
             self.counters[key] += 1
 
+    def _warm_up(self, job):
+        # Here, with the worker's thread count: the kernels the first forward picks are per
+        # thread count, and the first camera frame must not pay for them.
+        seg, t0 = job['segmenter'], self._clock()
+        try:
+            seg.warmup(outputs=None)
+        except Exception as e:  # noqa: B902 - the caller refuses the model with it
+            job['error'] = e
+        else:
+            with self._lock:
+                previous, self.segmenter = self.segmenter, seg
+            if previous is not None and self._on_swap is not None:
+                try:
+                    self._on_swap(seg)
+                except Exception as e:  # noqa: B902 - the model runs; say what did not
+                    self._error(f'after the model swap: {type(e).__name__}: {e}')
+        job['seconds'] = self._clock() - t0
+        with self._lock:
+            job['done'] = True
+            self._wake.notify_all()
+
     def _work(self):
         torch.set_num_threads(INFERENCE_THREADS)
-        warm = None
         while True:
             with self._lock:
-                while self._pending is None and not self._stop:
+                while self._pending is None and self._handover is None and not self._stop:
                     self._wake.wait()
                 if self._stop:
                     return
-                (frame, t_recv), self._pending = self._pending, None
-                segmenter = self._in_use = self.segmenter
+                job, self._handover = self._handover, None
+                if job is None:
+                    (frame, t_recv), self._pending = self._pending, None
+                    segmenter = self._in_use = self.segmenter
+            if job is not None:
+                self._warm_up(job)
+                continue
             out_of_memory = False
             try:
-                if segmenter is not warm:
-                    # The kernels the first forward picks are per thread count: warm up
-                    # here, not on a camera frame.
-                    segmenter.warmup()
-                    warm = segmenter
                 if self._process(segmenter, frame, t_recv):
                     self._count('processed')
                     self.out_rate.tick()
@@ -261,15 +318,11 @@ class FramePipeline:
             except self._rejected_error as e:
                 self.reject(e)
             except Exception as e:  # noqa: B902 - one bad frame must never stop the node
-                out_of_memory = is_out_of_memory(e)
-                with self._lock:
-                    self.counters['errors'] += 1
-                    self.counters['out_of_memory'] += out_of_memory
-                key, text = ('out_of_memory', f'out of memory during inference on '
-                             f'{segmenter.device} ({e}); frame dropped, cache emptied') \
-                    if out_of_memory else ('errors', f'inference failed on a frame '
-                                                     f'({type(e).__name__}: {e}); frame dropped')
-                self.log_limited(key, self._error, text)
+                if self._stop or self._stopping():
+                    # The frame in flight at shutdown met a closed middleware: not an error.
+                    self._count('dropped')
+                else:
+                    out_of_memory = self._failed(segmenter, e)
             with self._lock:
                 self._in_use = None
                 self._wake.notify_all()  # a swap may be waiting to close the old model
@@ -278,6 +331,18 @@ class FramePipeline:
                 # tensors and the cache could not give them back.
                 free_cached_memory(segmenter.device)
 
+    def _failed(self, segmenter, e):
+        """Count and log a frame that failed; return whether it ran out of memory."""
+        out_of_memory = is_out_of_memory(e)
+        with self._lock:
+            self.counters['errors'] += 1
+            self.counters['out_of_memory'] += out_of_memory
+        key, text = ('out_of_memory', f'out of memory during inference on {segmenter.device} '
+                     f'({e}); frame dropped, cache emptied') if out_of_memory else (
+            'errors', f'inference failed on a frame ({type(e).__name__}: {e}); frame dropped')
+        self.log_limited(key, self._error, text)
+        return out_of_memory
+
     def record(self, infer_s, outputs):
         """Note one processed frame's inference time and the outputs it computed."""
         self.infer_ms.add(infer_s * 1000)
@@ -285,11 +350,17 @@ class FramePipeline:
 
     # ---- model swaps ---------------------------------------------------------------------------
     def swap(self, segmenter, timeout=60.0):
-        """Put ``segmenter`` in; close the previous one once no frame runs on it."""
-        with self._lock:
-            previous, self.segmenter = self.segmenter, segmenter
-            self.counters['model_swaps'] += 1
-            self._wake.wait_for(lambda: self._in_use is not previous, timeout=timeout)
+        """
+        Put ``segmenter`` in, warmed up by the worker between two frames; close the old one.
+
+        What the warm-up raised is raised here, and the old model stays.
+        """
+        previous = self.segmenter
+        if self.running:
+            self._hand_over(segmenter, timeout)
+        else:  # no worker (not started, or stopped): start() warms it up
+            self.segmenter = segmenter
+        self._count('model_swaps')
         if previous is not None and previous is not segmenter:
             previous.close()
 
@@ -311,13 +382,17 @@ class FramePipeline:
 
         def run():
             confine_to_one_thread()
+            seg = None
             try:
                 seg = build()
+                self.swap(seg)
             except Exception as e:  # noqa: B902 - whatever failed, the old model stays
-                refused(e)
+                if seg is not None and seg is not self.segmenter:
+                    seg.close()
+                if not self._stop:  # a swap cut short by shutdown is not a refusal
+                    refused(e)
                 return
-            self.swap(seg)
-            if done is not None:
+            if done is not None and not self._stop:
                 done(seg)
         self._swapper = threading.Thread(target=run, name='segnet_swap', daemon=True)
         self._swapper.start()

@@ -42,6 +42,7 @@ from segnet_ros.conversions import ENCODINGS
 from segnet_ros.conversions import imgmsg_to_numpy
 from segnet_ros.conversions import numpy_to_compressed
 from segnet_ros.conversions import numpy_to_imgmsg
+from segnet_ros.conversions import scale_16_to_8
 from segnet_ros.conversions import to_rgb8
 
 
@@ -303,14 +304,29 @@ def test_to_rgb8_mono_and_16_bit():
     mono = _random_image('mono8', 5, 7)
     for encoding in ('mono8', '8UC1'):
         assert _same(to_rgb8(_msg(mono, encoding)), np.repeat(mono[:, :, None], 3, 2))
+    # x * 255 / 65535, rounded (cv_bridge's convertTo): 32767 -> 127, 32768 -> 128.
     deep = np.array([[0, 255, 256, 0x1234], [0x7fff, 0x8000, 0xfeff, 0xffff]], np.uint16)
-    expect = np.repeat((deep >> 8).astype(np.uint8)[:, :, None], 3, 2)
+    expect = np.repeat(np.array([[0, 1, 1, 18], [127, 128, 254, 255]], np.uint8)[:, :, None],
+                       3, 2)
     for encoding in ('mono16', '16UC1'):
         assert _same(to_rgb8(_msg(deep, encoding)), expect)
     rgb16 = _random_image('rgb16', 3, 4)
-    assert _same(to_rgb8(_msg(rgb16, 'rgb16')), (rgb16 >> 8).astype(np.uint8))
-    assert _same(to_rgb8(_msg(rgb16[:, :, ::-1], 'bgr16')), (rgb16 >> 8).astype(np.uint8))
-    assert _same(to_rgb8(_msg(rgb16, '16UC3')), (rgb16 >> 8).astype(np.uint8))
+    scaled = scale_16_to_8(rgb16)
+    assert _same(to_rgb8(_msg(rgb16, 'rgb16')), scaled)
+    assert _same(to_rgb8(_msg(rgb16[:, :, ::-1], 'bgr16')), scaled)
+    assert _same(to_rgb8(_msg(rgb16, '16UC3')), scaled)
+
+
+@pytest.mark.parametrize('opencv', [True, False])
+def test_16_to_8_bit_is_opencvs_convert_to_on_every_value(opencv, monkeypatch):
+    cv2 = pytest.importorskip('cv2')
+    every = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    # The oracle: OpenCV's own saturating, rounding scale (another entry point than ours).
+    oracle = cv2.addWeighted(every, 255.0 / 65535.0, every, 0.0, 0.0, dtype=cv2.CV_8U)
+    if not opencv:
+        monkeypatch.setattr(conversions, '_CV2', None)
+    assert _same(scale_16_to_8(every), oracle)
+    assert int((oracle != (every >> 8)).sum()) == 16256  # what a plain shift got wrong
 
 
 def test_to_rgb8_float():

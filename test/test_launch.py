@@ -65,6 +65,21 @@ def test_argument_checks_name_the_argument(tmp_path):
         ls.check_file('model_path', str(tmp_path))
 
 
+def test_a_missing_or_folder_model_path_reads_the_same_wherever_it_is_checked(tmp_path):
+    from segnet_ros import modelfile
+    from segnet_ros.params import check_parameter
+    for path, said in ((str(tmp_path / 'missing.safetensors'), 'no such model file'),
+                       (str(tmp_path), 'not a regular file')):
+        wording = f'{path}: {said}'
+        with pytest.raises(ls.LaunchArgumentError) as launch:
+            ls.check_file('model_path', path, 'model file')
+        with pytest.raises(modelfile.ModelFileError) as reader:
+            modelfile.read_model_info(path)
+        node = check_parameter('model_path', path)
+        assert wording in str(launch.value) and str(reader.value) == wording
+        assert node == f'model_path {wording}'
+
+
 def test_params_file_check_refuses_missing_non_yaml_and_non_parameter_files(tmp_path):
     good = tmp_path / 'good.yaml'
     good.write_text('/**:\n  ros__parameters:\n    device: cpu\n')

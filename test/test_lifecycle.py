@@ -212,7 +212,7 @@ def test_inactive_node_publishes_no_image_but_keeps_diagnostics_and_class_info(m
         driver.record(f'/{name}/class_info', String, latched=True)
         driver.record_diagnostics()
         assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-        assert wait_graph(lambda: node.pubs['class_mask'].get_subscription_count() == 1)
+        assert wait_graph(lambda: node.outputs.images['class_mask'].get_subscription_count() == 1)
         # A frame processed while inactive (e.g. in flight at deactivate) publishes nothing.
         assert node._process(node.segmenter, image_msg(4), 0.0)
         assert driver.wait_for(lambda: driver.received[f'/{name}/class_info'], timeout=10)

@@ -289,8 +289,8 @@ def test_metadata_not_json(model_file, tmp_path):
 
 
 def test_nonexistent_path_and_directory(tmp_path):
-    expect_error(tmp_path / 'nope.safetensors', 'no such')
-    expect_error(tmp_path, 'no such')
+    expect_error(tmp_path / 'nope.safetensors', 'no such model file')
+    expect_error(tmp_path, 'not a regular file')
 
 
 def test_save_refuses_inconsistent_info(tmp_path):

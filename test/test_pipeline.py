@@ -47,10 +47,18 @@ class FakeSegmenter:
         self.gate = threading.Event()
         self.gate.set()
         self.inside = threading.Event()
-        self.warmups = 0
+        self.warmups = []  # (outputs, thread name) of each warm-up
+        self.warm_gate = threading.Event()
+        self.warm_gate.set()
+        self.warming = threading.Event()
+        self.fail_warmup = False
 
-    def warmup(self):
-        self.warmups += 1
+    def warmup(self, outputs=('mask',)):
+        self.warming.set()
+        self.warm_gate.wait(10)
+        if self.fail_warmup:
+            raise RuntimeError('out of memory in the overlay')
+        self.warmups.append((outputs, threading.current_thread().name))
 
     def run(self, frame):
         assert not self.closed, 'a closed model was used'
@@ -68,13 +76,20 @@ class Harness:
     def __init__(self):
         self.logs = []
         self.listening = True
+        self.shutting_down = False
+        self.swapped_in = []  # (segmenter, thread name) from on_swap
         self.pipeline = FramePipeline(self.process, lambda t: self.logs.append(('warn', t)),
                                       lambda t: self.logs.append(('error', t)),
-                                      rejected_error=Rejected)
+                                      rejected_error=Rejected,
+                                      stopping=lambda: self.shutting_down,
+                                      on_swap=lambda seg: self.swapped_in.append(
+                                          (seg, threading.current_thread().name)))
 
     def process(self, segmenter, frame, t_recv):
         if frame == 'boom':
             raise RuntimeError('a bug in one frame')
+        if frame == 'context closed':
+            raise RuntimeError("Failed to publish: publisher's context is invalid")
         if frame == 'oom':
             raise MemoryError()
         if frame == 'undecodable':
@@ -288,7 +303,7 @@ def test_only_the_worker_runs_torch_with_all_threads(monkeypatch):
     class ThreadsSeen:
         device = 'cpu'
 
-        def warmup(self):
+        def warmup(self, outputs=('mask',)):
             seen.setdefault('warmup', torch.get_num_threads())
 
         def close(self):
@@ -316,3 +331,91 @@ def test_only_the_worker_runs_torch_with_all_threads(monkeypatch):
         torch.set_num_threads(before)
     assert seen == {'warmup': pl.INFERENCE_THREADS, 'worker': pl.INFERENCE_THREADS,
                     'swap': 1}
+
+
+def test_start_returns_once_the_worker_warmed_the_model_up_through_every_output(harness):
+    seg = FakeSegmenter('m')
+    seg.warm_gate.clear()
+    started = threading.Event()
+    threading.Thread(target=lambda: (harness.pipeline.start(seg), started.set())).start()
+    assert not started.wait(0.3)  # the node's ready line waits for the warm-up
+    seg.warm_gate.set()
+    assert started.wait(5)
+    # outputs=None: every output the model has; on the worker's thread (its thread count).
+    assert seg.warmups == [(None, 'segnet_infer')]
+    harness.pipeline.offer(1, check)
+    harness.wait_idle()
+    assert seg.frames == [1] and len(seg.warmups) == 1  # no warm-up on the camera frame
+
+
+def test_a_swapped_in_model_is_warmed_up_before_its_first_frame(harness):
+    old, new = FakeSegmenter('old'), FakeSegmenter('new')
+    harness.pipeline.start(old)
+    new.warm_gate.clear()
+    done = threading.Event()
+    threading.Thread(target=lambda: (harness.pipeline.swap(new), done.set())).start()
+    assert new.warming.wait(5)
+    harness.pipeline.offer(1, check)  # waits in the slot while the new model warms up
+    assert not done.wait(0.3) and harness.pipeline.segmenter is old and not old.closed
+    new.warm_gate.set()
+    assert done.wait(5)
+    harness.wait_idle()
+    assert new.frames == [1] and old.frames == [] and old.closed
+    assert new.warmups == [(None, 'segnet_infer')]
+    # The outputs followed the model on the worker's thread, before the frame.
+    assert harness.swapped_in == [(new, 'segnet_infer')]
+
+
+def test_a_model_whose_warm_up_fails_is_refused_and_the_old_one_stays(harness):
+    old, new = FakeSegmenter('old'), FakeSegmenter('new')
+    harness.pipeline.start(old)
+    new.fail_warmup = True
+    refused = []
+    assert harness.pipeline.swap_in_background(lambda: new, refused.append)
+    deadline = time.monotonic() + 5
+    while harness.pipeline.swapping:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert len(refused) == 1 and 'out of memory' in str(refused[0])
+    assert harness.pipeline.segmenter is old and new.closed and not old.closed
+    assert harness.swapped_in == [] and harness.pipeline.counters['model_swaps'] == 0
+    harness.pipeline.offer(1, check)
+    harness.wait_idle()
+    assert old.frames == [1]
+    # At start-up the failure is raised to the caller and no worker is left running.
+    h2 = Harness()
+    bad = FakeSegmenter('bad')
+    bad.fail_warmup = True
+    with pytest.raises(RuntimeError, match='out of memory'):
+        h2.pipeline.start(bad)
+    assert not h2.pipeline.running
+
+
+def test_a_frame_in_flight_at_shutdown_is_dropped_not_an_error(harness):
+    harness.pipeline.start(FakeSegmenter('m'))
+    harness.pipeline.offer('context closed', check)
+    harness.wait_idle()
+    c, _ = harness.pipeline.snapshot()
+    assert c['errors'] == 1 and [k for k, _ in harness.logs] == ['error']  # while running
+    harness.logs.clear()
+    harness.shutting_down = True
+    harness.pipeline.offer('context closed', check)
+    harness.wait_idle()
+    c, _ = harness.pipeline.snapshot()
+    assert (c['errors'], c['dropped']) == (1, 1) and harness.logs == []
+    assert accounted(c) == c['received']
+
+
+def test_shutdown_during_a_swap_neither_refuses_nor_completes_it(harness):
+    old, new = FakeSegmenter('old'), FakeSegmenter('new')
+    harness.pipeline.start(old)
+    new.warm_gate.clear()
+    refused, swapped = [], []
+    assert harness.pipeline.swap_in_background(lambda: new, refused.append, swapped.append)
+    assert new.warming.wait(5)
+    threading.Timer(0.3, new.warm_gate.set).start()
+    t0 = time.monotonic()
+    harness.pipeline.close()
+    assert time.monotonic() - t0 < 5  # within what ros2 launch waits before SIGTERM
+    time.sleep(0.3)
+    assert refused == [] and swapped == []

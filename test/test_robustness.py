@@ -240,7 +240,7 @@ def test_out_of_memory_and_exceptions_drop_the_frame_and_the_node_goes_on(
         driver.record(topic)
         pub = driver.publisher(Image, f'/{name}/image', depth=10)
         deadline = time.monotonic() + 30
-        while pub.get_subscription_count() == 0 or inproc.node.pubs[
+        while pub.get_subscription_count() == 0 or inproc.node.outputs.images[
                 'class_mask'].get_subscription_count() == 0:
             assert time.monotonic() < deadline
             time.sleep(0.05)

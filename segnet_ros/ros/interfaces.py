@@ -103,6 +103,11 @@ def class_info(seg, mask_topic):
         'ignore_index': seg.info.ignore_index, 'mask_topic': mask_topic}))
 
 
+def describe_device(seg):
+    """Return where and how a Segmenter runs, as the node says it: 'cpu bfloat16 (torch)'."""
+    return f'{seg.device} {seg.dtype_name} ({seg.backend})'
+
+
 def overridable():
     """Return options that let ``qos_overrides.<topic>.<entity>.<policy>`` parameters in."""
     return QoSOverridingOptions.with_default_policies()

@@ -27,6 +27,7 @@ import re
 import yaml
 
 from ..params import check_parameter
+from ..paths import file_problem
 
 LOG_LEVELS = ('debug', 'info', 'warn', 'warning', 'error', 'fatal')
 TRUE, FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
@@ -89,10 +90,9 @@ def check_file(name, text, what='file'):
     if not text:
         return text
     path = os.path.expanduser(text)
-    if not os.path.exists(path):
-        raise LaunchArgumentError(name, f'{path}: no such {what}')
-    if not os.path.isfile(path):
-        raise LaunchArgumentError(name, f'{path}: not a regular file')
+    problem = file_problem(path, what)
+    if problem:
+        raise LaunchArgumentError(name, problem)
     return path
 
 

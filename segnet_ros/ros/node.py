@@ -29,25 +29,22 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo
 from sensor_msgs.msg import CompressedImage
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
 
 from .input_qos import InputSubscription
 from .interfaces import add_post_set_parameters_callback
-from .interfaces import class_info
 from .interfaces import declare
 from .interfaces import declare_class_parameters
 from .interfaces import default_qos
+from .interfaces import describe_device
 from .interfaces import diagnostics
-from .interfaces import LATCHED
-from .interfaces import OUTPUTS
 from .interfaces import overridable
 from .interfaces import qos_override_errors
 from .interfaces import STEADY
+from .outputs import Outputs
 from .process import run_node
 from .. import conversions
 from .. import dds
 from .. import modelfile
-from ..camera import scale_camera_info
 from ..inference import SegmenterError
 from ..params import check_parameter
 from ..params import input_transport
@@ -68,7 +65,7 @@ class SegnetMixin:
     """What the plain and the lifecycle node share; the subclasses decide when it runs."""
 
     lifecycle_state = None  # the managed node's primary state, reported in /diagnostics
-    IMAGE_PUBLISHER = 'create_publisher'  # the managed node's are lifecycle publishers
+    _warned_cpu_fallback = False  # once per process, not once per model load
 
     def _init_node(self):
         self.params = declare(self, PARAMETERS)
@@ -77,11 +74,12 @@ class SegnetMixin:
             if err:
                 raise StartupError(f'parameter {name}: {err}')
         log = self.get_logger()
-        self.pipeline = FramePipeline(self._process, log.warning, log.error,
-                                      rejected_error=conversions.ConversionError)
+        self.pipeline = FramePipeline(
+            self._process, log.warning, log.error, rejected_error=conversions.ConversionError,
+            stopping=lambda: not self.context.ok(), on_swap=lambda seg: self.outputs.follow(seg))
         self._reverting, self._camera_info = False, None  # reverting: a swap was refused
-        self.pubs, self.info_pub, self.class_pub, self.diag_pub = {}, None, None, None
-        self.sub = self.info_sub = self.diag_timer = None
+        self.outputs = Outputs(self, self._endpoint, lifecycle=isinstance(self, LifecycleNode))
+        self.sub = self.info_sub = self.diag_timer = self.diag_pub = None
         # The model file's header gives the class names and colours without the weights.
         info_path = self._model_path(self.params)
         info = modelfile.read_model_info(info_path)
@@ -101,19 +99,17 @@ class SegnetMixin:
             return create(msg_type, topic, *args, qos, qos_overriding_options=overridable())
 
     def _create_outputs(self, segmenter):
-        for topic, (output, _) in OUTPUTS.items():
-            if output != 'uncertainty' or segmenter.bayesian:
-                self.pubs[topic] = self._endpoint(getattr(self, self.IMAGE_PUBLISHER), Image,
-                                                  f'~/{topic}')
-        if self.params['use_camera_info']:
-            self.info_pub = self._endpoint(self.create_publisher, CameraInfo, '~/camera_info')
-        self.class_pub = self.create_publisher(String, '~/class_info', LATCHED)
+        self.outputs.create(segmenter, self.params)
         self.diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         # Steady clock: diagnostics go on when a simulated /clock stops.
         self.diag_timer = self.create_timer(self.params['diagnostics_period'],
                                             self._publish_diagnostics, clock=STEADY)
-        self.pipeline.start(segmenter)
-        self._publish_class_info()
+        try:
+            self.warmup_s = self.pipeline.start(segmenter)  # the ready line comes after it
+        except Exception as e:  # noqa: B902 - e.g. out of memory in an output's first run
+            segmenter.close()
+            raise StartupError(f'{segmenter.model_path}: the warm-up failed: '
+                               f'{type(e).__name__}: {e}') from None
 
     def _create_inputs(self):
         # As image_transport does: remapping the base topic 'image' moves every transport.
@@ -139,37 +135,38 @@ class SegnetMixin:
         self.pipeline.close()
         if self.diag_timer is not None:
             self.destroy_timer(self.diag_timer)
-        for pub in [*self.pubs.values(), self.info_pub, self.class_pub, self.diag_pub]:
-            if pub is not None:
-                self.destroy_publisher(pub)
-        self.pubs, self.info_pub, self.class_pub, self.diag_pub, self.diag_timer = {}, *[None] * 4
+        if self.diag_pub is not None:
+            self.destroy_publisher(self.diag_pub)
+        self.outputs.destroy()
+        self.diag_pub = self.diag_timer = None
 
     def _log_ready(self):
         seg = self.segmenter
         self.get_logger().info(
             f'ready: model {seg.model_path} ({seg.info.architecture} x{seg.info.width}, '
-            f'{seg.num_classes} classes) on {seg.device} {seg.dtype_name}'
-            f' ({seg.backend}), input {self.sub.topic_name} ({self.sub.describe()}), outputs '
-            f'under {self.get_fully_qualified_name()}/; DDS: {self.dds.line}')
+            f'{seg.num_classes} classes) on {describe_device(seg)}, warmed up in '
+            f'{self.warmup_s * 1000:.0f} ms, input {self.sub.topic_name} '
+            f'({self.sub.describe()}), outputs under {self.get_fully_qualified_name()}/; '
+            f'DDS: {self.dds.line}')
 
     @staticmethod
     def _model_path(params):
         return os.path.realpath(os.path.expanduser(params['model_path'] or default_model_path()))
 
     def _load(self, params):
+        self.get_logger().info(f'loading {self._model_path(params)} (device '
+                               f"{params['device']}, precision {params['precision']})")
         try:
             seg = load_segmenter(self._model_path(params), params, self.class_names,
                                  warn=self.get_logger().warning)
         except SegmenterError as e:
             raise StartupError(str(e)) from None
-        if params['device'] == 'auto' and seg.device.type == 'cpu':
+        if params['device'] == 'auto' and seg.device.type == 'cpu' and \
+                not SegnetMixin._warned_cpu_fallback:
+            SegnetMixin._warned_cpu_fallback = True
             self.get_logger().warning("device 'auto': no CUDA device available, running on "
                                       'the CPU')
         return seg
-
-    def _publish_class_info(self):
-        if self.class_pub is not None and self.segmenter is not None:
-            self.class_pub.publish(class_info(self.segmenter, self.pubs['class_mask'].topic_name))
 
     def _on_image(self, msg):
         check = conversions.check_compressed if isinstance(msg, CompressedImage) \
@@ -211,31 +208,20 @@ class SegnetMixin:
             self._reverting = False
 
     def _swapped(self, seg):
-        self._publish_class_info()
-        self.get_logger().info(f'model swapped in: {seg.model_path} on {seg.device}')
+        self.get_logger().info(f'model swapped in: {seg.model_path} on {describe_device(seg)}'
+                               f", outputs {', '.join(sorted(self.outputs.images))}")
 
     def _process(self, segmenter, msg, t_recv):
-        want = {OUTPUTS[t][0] for t, pub in self.pubs.items()
-                if self.params[f'publish_{t}'] and pub.get_subscription_count() > 0}
+        want = self.outputs.wanted(self.params)
         if not want:
             return False
-        if self.info_pub is not None:
-            want.add('mask')
         if isinstance(msg, CompressedImage):
             rgb = conversions.compressed_to_rgb8(msg, self.params['max_image_pixels'])
         else:
             rgb = conversions.to_rgb8(msg, max_pixels=self.params['max_image_pixels'])
 
-        def publish(output, arr):
-            # Called as each output is ready: the class mask goes out first.
-            for topic, (out, encoding) in OUTPUTS.items():
-                if out == output and topic in self.pubs and self.params[f'publish_{topic}']:
-                    self.pubs[topic].publish(conversions.numpy_to_imgmsg(
-                        arr, encoding, Image, header=msg.header))
-            if output == 'mask' and self.info_pub is not None and self._camera_info is not None:
-                self.info_pub.publish(scale_camera_info(self._camera_info, msg.header,
-                                                        arr.shape[1], arr.shape[0]))
-
+        # The class mask goes out as soon as it is ready, before the other outputs.
+        publish = self.outputs.publisher(self.params, msg.header, self._camera_info)
         res = segmenter.segment(rgb, sorted(want), self.params['overlay_alpha'], publish,
                                 at_network=self.params['output_resolution'] == 'network')
         self.pipeline.record(res.infer_s, want)
@@ -288,8 +274,6 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
         self._init_node()
         self.lifecycle_state = 'unconfigured'
 
-    IMAGE_PUBLISHER = 'create_lifecycle_publisher'
-
     def on_configure(self, state):
         """Load the model and create the publishers."""
         try:
@@ -300,12 +284,13 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
             self.on_cleanup(state)
             return TransitionCallbackReturn.FAILURE
         self.lifecycle_state = 'inactive'
-        self.get_logger().info(f'configured: {seg.model_path} on {seg.device}')
+        self.get_logger().info(f'configured: {seg.model_path} on {describe_device(seg)}')
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
         """Enable the image publishers and subscribe to the camera."""
         super().on_activate(state)
+        self.outputs.active = True
         self._create_inputs()
         self.lifecycle_state = 'active'
         self._log_ready()
@@ -314,15 +299,14 @@ class SegnetLifecycleNode(SegnetMixin, LifecycleNode):
     def on_deactivate(self, state):
         """Unsubscribe and disable the image publishers; the model stays loaded."""
         self._destroy_inputs()
+        self.outputs.active = False
         self.lifecycle_state = 'inactive'
         return super().on_deactivate(state)
 
     def on_cleanup(self, state):
         """Release publishers, the worker and the model (GPU memory included)."""
         self._destroy_inputs()
-        for pub in self.pubs.values():
-            self.destroy_lifecycle_publisher(pub)
-        self.pubs = {}
+        self.outputs.active = False
         self._destroy_outputs()
         self.lifecycle_state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
