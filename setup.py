@@ -48,8 +48,8 @@ setup(
         'console_scripts': [
             # Through segnet_ros.ros.entry: the signal handlers go in before torch is imported.
             f'{name} = segnet_ros.ros.entry:{name}' for name in (
-                'segnet_node', 'segnet_lifecycle_node', 'segnet_train', 'segnet_eval',
-                'segnet_export', 'segnet_demo', 'segnet_bag')
+                'segnet_node', 'segnet_lifecycle_node', 'segnet_cloud_node', 'segnet_train',
+                'segnet_eval', 'segnet_export', 'segnet_demo', 'segnet_bag')
         ],
     },
 )

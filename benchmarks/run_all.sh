@@ -26,6 +26,8 @@ $py benchmarks/bench_node.py --frames 30 --sizes 480x360 --runs 3 --param backen
     --json out/bench/node_onnx.json | tee out/bench/node_onnx.txt
 # what reaches the node from stock-DDS cameras at 480x360, 720p and 1080p
 $py benchmarks/bench_hd_input.py --frames 12 --json out/bench/hd_input.json | tee out/bench/hd_input.txt
+$py benchmarks/bench_startup.py --runs 3 --json out/bench/startup.json | tee out/bench/startup.txt
+$py benchmarks/bench_cloud.py --runs 30 --json out/bench/cloud.json | tee out/bench/cloud.txt
 $py benchmarks/bench_train.py ${1:+--data "$1"} --steps 10 --json out/bench/train.json | tee out/bench/train.txt
 $py benchmarks/bench_gpu.py --json out/bench/gpu.json | tee out/bench/gpu.txt
 # ten minutes: the node on a slow model at 30 Hz (latency bound, flat memory)

@@ -17,6 +17,8 @@ Start segnet_node on one camera.
 
 ros2 launch segnet_ros segnet.launch.py image:=/camera/image_raw device:=cuda
 ros2 launch segnet_ros segnet.launch.py lifecycle:=true   # managed node, brought to active once
+ros2 launch segnet_ros segnet.launch.py cloud:=true depth:=/camera/depth/image_rect_raw \
+    depth_camera_info:=/camera/depth/camera_info         # + a labelled PointCloud2
 
 Parameters come from ``params_file``; an argument given on the command line overrides the
 file, an argument left empty keeps the file's value. A bad argument or a node that cannot
@@ -62,6 +64,17 @@ ARGUMENTS = (
     ('log_level', 'info', 'debug | info | warn | error | fatal'),
     ('lifecycle', 'false', 'true: start the managed node (segnet_lifecycle_node) and bring it '
      'to active once; a later deactivate by hand sticks'),
+    ('confidence_encoding', '', '32FC1 | mono8: ~/confidence as 0..1 floats or 0..255 bytes '
+     '(costmap layers read mono8); empty = the value in params_file (32FC1)'),
+    ('cloud', 'false', 'true: also start segnet_cloud_node (<node_name>_cloud), which joins '
+     'the registered depth image with the class mask and confidence into a labelled '
+     'PointCloud2 on /<node_name>_cloud/points'),
+    ('depth', '/camera/depth/image_rect_raw', 'with cloud:=true: the depth image registered '
+     'to the camera (16UC1 in mm or 32FC1 in m)'),
+    ('depth_camera_info', '/camera/depth/camera_info', "with cloud:=true: the depth image's "
+     'camera_info'),
+    ('cloud_params_file', None, "with cloud:=true: segnet_cloud_node's parameters file (slop, "
+     'stride, valid_only, depth range, ...)'),
 )
 
 
@@ -77,17 +90,38 @@ def _nodes(context):
               'arguments': ['--ros-args', '--log-level', log_level],
               'remappings': [('image', image), ('camera_info', arg['camera_info'])]}
     what = f"segnet node '{arg['node_name']}'"
+    actions = _cloud(arg, log_level) if ls.parse_bool('cloud', arg['cloud']) else []
     if not lifecycle:
         node = Node(executable='segnet_node', **common)
-        return [node, ls.end_launch_on_failure(node, what)]
+        return [node, ls.end_launch_on_failure(node, what), *actions]
     node = LifecycleNode(executable='segnet_lifecycle_node', **common)
-    return [node, ls.end_launch_on_failure(node, what), *ls.autostart_lifecycle(node, what)]
+    return [node, ls.end_launch_on_failure(node, what), *ls.autostart_lifecycle(node, what),
+            *actions]
+
+
+def _cloud(arg, log_level):
+    """segnet_cloud_node beside the segnet node, wired to its outputs."""
+    ns = arg['namespace'].strip('/')
+    base = f"/{ns}/{arg['node_name']}" if ns else f"/{arg['node_name']}"
+    name = f"{arg['node_name']}_cloud"
+    node = Node(package='segnet_ros', executable='segnet_cloud_node', name=name,
+                namespace=arg['namespace'], output='screen',
+                parameters=[ls.check_params_file('cloud_params_file', arg['cloud_params_file'])],
+                arguments=['--ros-args', '--log-level', log_level],
+                remappings=[('class_mask', f'{base}/class_mask'),
+                            ('confidence', f'{base}/confidence'),
+                            ('class_info', f'{base}/class_info'),
+                            ('mask_camera_info', f'{base}/camera_info'),
+                            ('depth', arg['depth']),
+                            ('depth_camera_info', arg['depth_camera_info'])])
+    return [node, ls.end_launch_on_failure(node, f"cloud node '{name}'")]
 
 
 def generate_launch_description():
     """Return the launch description."""
     share = get_package_share_directory('segnet_ros')
-    defaults = {'params_file': os.path.join(share, 'config', 'segnet.yaml')}
+    defaults = {'params_file': os.path.join(share, 'config', 'segnet.yaml'),
+                'cloud_params_file': os.path.join(share, 'config', 'segnet_cloud.yaml')}
     return LaunchDescription(
         [DeclareLaunchArgument(name, default_value=defaults.get(name, default),
                                description=text) for name, default, text in ARGUMENTS]

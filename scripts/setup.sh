@@ -5,6 +5,8 @@
 #
 #   bash scripts/setup.sh                  # Kilted (Fast DDS 3.2) into .venv
 #   bash scripts/setup.sh --distro jazzy   # Jazzy (Fast DDS 2.14) into .venv-jazzy
+#   bash scripts/setup.sh --tests          # also the test-only interfaces the tests need
+#                                          # (vision_msgs; needs cmake and a C++ compiler)
 #
 # VENV=<folder> chooses another folder. Needs python3 (3.10+) with venv and pip; the ROS
 # wheels on PyPI are cp311 builds, so a venv of another Python finds none.
@@ -12,11 +14,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 distro=kilted
+tests=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --tests) tests=1; shift ;;
     --distro) distro=${2:-}; shift 2 || { echo "setup.sh: --distro needs a value" >&2; exit 2; } ;;
     --distro=*) distro=${1#--distro=}; shift ;;
-    *) echo "setup.sh: unknown argument '$1' (use --distro kilted|jazzy)" >&2; exit 2 ;;
+    *) echo "setup.sh: unknown argument '$1' (use --distro kilted|jazzy, --tests)" >&2; exit 2 ;;
   esac
 done
 case "$distro" in
@@ -44,3 +48,15 @@ if [ ! -f "$stamp" ] || ! cat requirements.txt "$reqs" setup.py | cmp -s - "$sta
   cat requirements.txt "$reqs" setup.py > "$stamp"
 fi
 "$venv/bin/python" scripts/register_ament.py >/dev/null
+if [ "$tests" = 1 ]; then
+  # Rebuilt only when its sources, the build script or the distro's wheels changed.
+  sources() {
+    find test/interfaces/vision_msgs -type f | sort | xargs cat
+    cat "$venv/.segnet_ros_requirements" scripts/build_test_interfaces.sh
+  }
+  stamp_t=build/test_interfaces/$distro/.sources
+  if [ ! -f "$stamp_t" ] || ! sources | cmp -s - "$stamp_t"; then
+    VENV=$venv bash scripts/build_test_interfaces.sh --distro "$distro" >/dev/null
+    sources > "$stamp_t"
+  fi
+fi

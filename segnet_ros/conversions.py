@@ -672,6 +672,50 @@ def _decode(fmt, data, max_pixels):
             reason='decode') from None
 
 
+MONO8_PNG_FORMAT = 'mono8; png compressed '  # as image_transport's compressed transport
+PNG_LEVEL = 3  # image_transport's default png_level: most of the size, little of the time
+
+
+def mono8_to_png(array, msg_factory, header=None, level=PNG_LEVEL):
+    """
+    Encode an H x W uint8 array (a class mask, a mono8 confidence) as a lossless PNG.
+
+    The CompressedImage is what image_transport's ``compressed`` transport publishes for a
+    mono8 Image: ``format`` "mono8; png compressed ", one grey channel, so any compressed
+    subscriber (and ``ros2 bag``) decodes it back to the identical array.
+    """
+    array = np.asarray(array)
+    if array.ndim != 2 or array.dtype != _U8 or min(array.shape) < 1:
+        raise ConversionError(f'PNG encoding: array has shape {array.shape} and dtype '
+                              f'{array.dtype}, expected H x W uint8 (mono8)')
+    cv2 = _opencv()
+    if cv2 is not None:
+        ok, buf = cv2.imencode('.png', np.ascontiguousarray(array),
+                               [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
+        if not ok:
+            raise ConversionError(f'PNG encoding of {array.shape[1]}x{array.shape[0]} mono8 '
+                                  f'image failed')
+        data = buf.tobytes()
+    else:
+        out = io.BytesIO()
+        PILImage.fromarray(array, mode='L').save(out, format='PNG', compress_level=int(level))
+        data = out.getvalue()
+    msg = msg_factory()
+    _fill_header(msg, header)
+    msg.format = MONO8_PNG_FORMAT
+    msg.data = data
+    return msg
+
+
+def unit_to_mono8(arr):
+    """Return a float map in 0..1 as uint8 0..255: round(255 * x), half to even, clipped."""
+    cv2 = _opencv()
+    a = np.fmax(np.asarray(arr, np.float32), np.float32(0))  # NaN -> 0
+    if cv2 is not None:  # saturating and rounding as OpenCV does: the same values
+        return cv2.convertScaleAbs(a, alpha=255.0)
+    return np.minimum(np.rint(a * np.float32(255.0)), 255).astype(_U8)
+
+
 def numpy_to_compressed(array_rgb8, fmt, msg_factory, header=None, quality=90):
     """
     Encode an H x W x 3 RGB uint8 array as a JPEG or PNG CompressedImage.

@@ -79,7 +79,11 @@ PARAMETERS = {
     'publish_class_mask': Spec(True, 'publish ~/class_mask (mono8 class index)'),
     'publish_color_mask': Spec(True, 'publish ~/color_mask (rgb8 palette)'),
     'publish_overlay': Spec(True, 'publish ~/overlay (rgb8 blend)'),
-    'publish_confidence': Spec(True, 'publish ~/confidence (32FC1 max softmax)'),
+    'publish_confidence': Spec(True, 'publish ~/confidence (max softmax, in '
+                               'confidence_encoding)'),
+    'confidence_encoding': Spec('32FC1', "~/confidence as '32FC1' (0..1) or 'mono8' "
+                                '(round(255 * c), 0..255, as costmap layers read it; also '
+                                'offered PNG-compressed on ~/confidence/compressed)'),
     'publish_uncertainty': Spec(True, 'publish ~/uncertainty (32FC1, Bayesian models only)'),
     'image_transport': Spec('raw', "input transport, as image_transport names it: 'raw' "
                             "(sensor_msgs/Image on the base topic 'image') or 'compressed' "
@@ -104,6 +108,31 @@ PARAMETERS = {
                              'decoding', low=1, high=1 << 30),
     'diagnostics_period': Spec(1.0, 'seconds between /diagnostics messages', read_only=True,
                                low=0.1, high=60.0),
+}
+
+CONFIDENCE_ENCODINGS = ('32FC1', 'mono8')
+
+# segnet_cloud_node: depth + class mask (+ confidence) -> a semantic PointCloud2.
+CLOUD_PARAMETERS = {
+    'slop': Spec(0.0, 'seconds: 0 joins depth, mask and confidence by exact header stamp; > 0 '
+                 'takes the nearest message within this much (drivers whose depth stamps '
+                 'differ from the colour stamps)', low=0.0, high=1.0),
+    'use_confidence': Spec(True, "join the segnet node's ~/confidence (32FC1 or mono8) into "
+                           "the cloud's confidence field; false: NaN there", read_only=True),
+    'valid_only': Spec(False, 'publish only the points with valid depth (an unorganized '
+                       'cloud, height 1) instead of the organized grid of the mask'),
+    'stride': Spec(1, 'keep every n-th pixel in both directions (1 = every pixel)', low=1,
+                   high=64),
+    'min_depth': Spec(0.0, 'metres: nearer depth becomes NaN', low=0.0, high=1000.0),
+    'max_depth': Spec(0.0, 'metres: farther depth becomes NaN; 0 = no limit', low=0.0,
+                      high=1000.0),
+    'queue_size': Spec(10, 'messages kept per input while they wait for their partners',
+                       read_only=True, low=1, high=100),
+    'input_reliability': PARAMETERS['input_reliability'],
+    'input_depth': PARAMETERS['input_depth'],
+    'output_reliability': PARAMETERS['output_reliability'],
+    'output_depth': PARAMETERS['output_depth'],
+    'diagnostics_period': PARAMETERS['diagnostics_period'],
 }
 
 # Read-only parameters that say what the mask values mean (from the model file).
@@ -132,6 +161,8 @@ def check_parameter(name, value):
                 f"{', '.join(TRANSPORTS)}")
     elif name == 'input_reliability' and value not in ('auto', *RELIABILITY):
         return f"{name} must be 'auto', 'best_effort' or 'reliable', got '{value}'"
+    elif name == 'confidence_encoding' and value not in CONFIDENCE_ENCODINGS:
+        return f"confidence_encoding must be '32FC1' or 'mono8', got '{value}'"
     elif name == 'output_reliability' and value not in RELIABILITY:
         return f"{name} must be 'best_effort' or 'reliable', got '{value}'"
     elif name == 'model_path':

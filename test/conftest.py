@@ -33,6 +33,46 @@ from segnet_ros.dds import use_large_image_transport  # noqa: E402
 
 confine_to_localhost()  # Humble spells it ROS_LOCALHOST_ONLY
 use_large_image_transport()
+
+
+def _use_test_interfaces():
+    """
+    Put the test-only vision_msgs (scripts/setup.sh --tests) on the paths; return its prefix.
+
+    Only where no real vision_msgs imports: a real one always wins. This process loads the
+    prefix's libraries now (the type support is found by name among loaded libraries: the
+    loader read LD_LIBRARY_PATH when the process started); the nodes the tests start get
+    the prefix in their environment.
+    """
+    import ctypes
+    import glob
+    import importlib.metadata
+    import importlib.util
+
+    if importlib.util.find_spec('vision_msgs') is not None:
+        return None
+    for distro in ('kilted', 'jazzy'):
+        try:
+            importlib.metadata.version(f'ros-{distro}-rclpy')
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        prefix = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                              'build', 'test_interfaces', distro, 'install')
+        site = glob.glob(os.path.join(prefix, 'lib', 'python3*', 'site-packages'))
+        if not site:
+            return None
+        sys.path.insert(0, site[0])
+        for key, value in (('PYTHONPATH', site[0]), ('LD_LIBRARY_PATH', f'{prefix}/lib'),
+                           ('AMENT_PREFIX_PATH', prefix)):
+            os.environ[key] = os.pathsep.join([value] + [p for p in os.environ.get(
+                key, '').split(os.pathsep) if p])
+        for lib in sorted(glob.glob(os.path.join(prefix, 'lib', '*.so'))):
+            ctypes.CDLL(lib, mode=ctypes.RTLD_GLOBAL)
+        return prefix
+    return None
+
+
+TEST_INTERFACES = _use_test_interfaces()
 # Exported ONNX files are cached per user; tests keep theirs apart.
 os.environ['XDG_CACHE_HOME'] = tempfile.mkdtemp(prefix='segnet_ros_test_cache_')
 
@@ -46,8 +86,10 @@ except ImportError:  # the ROS 2 wheels are missing: leave out the tests that ne
 
 
 def pytest_report_header(config):
-    """Say whether the tests that start real ROS 2 nodes run."""
-    return 'ROS 2 node tests: ' + ('on (rclpy found)' if ROS else 'left out (no rclpy)')
+    """Say whether the tests that start real ROS 2 nodes run, and which vision_msgs."""
+    return ['ROS 2 node tests: ' + ('on (rclpy found)' if ROS else 'left out (no rclpy)'),
+            'vision_msgs: ' + (f'test-only, from {TEST_INTERFACES}' if TEST_INTERFACES
+                               else 'as installed (or missing)')]
 
 
 @pytest.fixture

@@ -127,3 +127,21 @@ def test_bench_hd_input_smoke(tmp_path):
     rows = {r['camera']: r for r in res['rows']}
     assert rows['reliable, stock DDS']['answered'] == 2, rows
     assert 'answered' in text
+
+
+def test_bench_cloud(tmp_path):
+    text, res = run('bench_cloud.py', '--runs', '1', tmp_path=tmp_path)
+    cases = {(tuple(r['size']), r['case']): r for r in res['rows']}
+    assert cases[((640, 480), 'organized, depth at mask size')]['points'] == 640 * 480
+    assert cases[((640, 480), 'every 2nd pixel')]['points'] == 320 * 240
+    assert 0 < cases[((1280, 720), 'valid points only')]['points'] < 1280 * 720
+    assert 'ms/frame' in text
+
+
+@pytest.mark.ros
+def test_bench_startup(tmp_path):
+    pytest.importorskip('rclpy')
+    text, res = run('bench_startup.py', '--runs', '1', tmp_path=tmp_path)
+    row = res['runs'][0]
+    assert row['ready_s'] > 0 and row['first_ms'] > 0 and row['next10_median_ms'] > 0
+    assert 'first / median' in text

@@ -33,6 +33,7 @@ import sys
 SCRIPTS = {
     'segnet_node': ('segnet_ros.ros.node', 'main', 0),
     'segnet_lifecycle_node': ('segnet_ros.ros.node', 'main_lifecycle', 0),
+    'segnet_cloud_node': ('segnet_ros.ros.cloud_node', 'main', 0),
     'segnet_bag': ('segnet_ros.bags.tools', 'main', 130),
     'segnet_demo': ('segnet_ros.ros.demo', 'main', 130),
     'segnet_train': ('segnet_ros.training.train', 'main', 130),
@@ -47,15 +48,26 @@ def ignore_signals():
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+_signalled = []  # the signal that asked this process to stop, once one did
+
+
+def interrupted():
+    """Whether SIGINT or SIGTERM asked this process to stop."""
+    return bool(_signalled)
+
+
 def guard_signals():
     """
     Turn the first SIGINT / SIGTERM into KeyboardInterrupt and ignore any later one.
 
     ``ros2 launch`` forwards Ctrl-C as a second SIGINT a moment after the terminal's; the
     second must not interrupt the clean-up the first one started. rclpy's own handlers
-    (installed by ``rclpy.init``) run first and chain to these.
+    (installed by ``rclpy.init``) run first and chain to these. The signal is remembered:
+    a library that turns the KeyboardInterrupt into an error of its own (safetensors does,
+    inside a load) must not make a stop look like a failure.
     """
     def handler(signum, frame):
+        _signalled.append(signum)
         ignore_signals()
         raise KeyboardInterrupt
 
@@ -90,6 +102,11 @@ def segnet_node():
 def segnet_lifecycle_node():
     """``segnet_lifecycle_node``."""
     return run('segnet_lifecycle_node')
+
+
+def segnet_cloud_node():
+    """``segnet_cloud_node``."""
+    return run('segnet_cloud_node')
 
 
 def segnet_bag():

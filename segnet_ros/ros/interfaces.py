@@ -83,12 +83,17 @@ def declare(node, specs, values=None):
     return {name: node.get_parameter(name).value for name in specs}
 
 
-def diagnostics(name, hardware_id, values, stamp):
-    """Return a DiagnosticArray: WARN when frames were rejected or failed, else OK."""
-    bad = any(values.get(k, '0') != '0' for k in ('inference_errors', 'frames_rejected'))
+def diagnostics(name, hardware_id, values, stamp, warn=None, message=None):
+    """
+    Return a DiagnosticArray: WARN when frames were rejected or failed, else OK.
+
+    ``warn`` and ``message``, when given, decide the level and the text instead.
+    """
+    bad = any(values.get(k, '0') != '0' for k in ('inference_errors', 'frames_rejected')) \
+        if warn is None else warn
     status = DiagnosticStatus(
         level=DiagnosticStatus.WARN if bad else DiagnosticStatus.OK, name=name,
-        message='rejected or failed frames (see counters)' if bad else 'running',
+        message=message or ('rejected or failed frames (see counters)' if bad else 'running'),
         hardware_id=hardware_id, values=[KeyValue(key=k, value=v) for k, v in values.items()])
     arr = DiagnosticArray(status=[status])
     arr.header.stamp = stamp

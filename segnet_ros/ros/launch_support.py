@@ -146,6 +146,8 @@ def checked_node_parameters(arg):
         'output_resolution': check_choice('output_resolution',
                                           arg.get('output_resolution', '')),
         'test_time_flip': check_bool('test_time_flip', arg.get('test_time_flip', '')),
+        'confidence_encoding': check_choice('confidence_encoding',
+                                            arg.get('confidence_encoding', '')),
     }
     return node_parameters(check_params_file('params_file', arg['params_file']), given)
 

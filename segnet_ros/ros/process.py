@@ -28,6 +28,7 @@ from rclpy.executors import ExternalShutdownException
 
 from .entry import guard_signals
 from .entry import ignore_signals
+from .entry import interrupted
 from ..dds import ProfileError
 from ..dds import use_large_image_transport
 from ..pipeline import confine_to_one_thread
@@ -60,8 +61,12 @@ def run_node(node_class, program, args=None, startup_errors=()):
         built = True
         rclpy.spin(node)
     except startup_errors as e:
-        print(f'{program}: error: {e}', file=sys.stderr)
-        code = 2
+        if interrupted():  # the error is the signal, as a library reported it
+            print(f'{program}: interrupted during start-up (before the ready line), exiting',
+                  file=sys.stderr)
+        else:
+            print(f'{program}: error: {e}', file=sys.stderr)
+            code = 2
     except (InvalidParameterValueException, InvalidParameterTypeException) as e:
         print(f'{program}: error: invalid parameter: {e}', file=sys.stderr)
         code = 2
