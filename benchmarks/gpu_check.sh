@@ -115,13 +115,15 @@ SEGNET_GPU_REPORT=$OUT/cuda_checks.jsonl limited 90 "pytest test_cuda.py" \
   "$PY" -m pytest -q -s -rs -p no:cacheprovider -m cuda test/test_cuda.py
 
 step "GPU benchmark (benchmarks/bench_gpu.py)"
-limited 110 "bench_gpu.py" "$PY" benchmarks/bench_gpu.py --compile-budget 40 \
+# Pages for doc/performance/ (copy $OUT/pages/*.md there): the CPU runs never touch them.
+SEGNET_BENCH_PAGE=$OUT/pages/gpu.md limited 110 "bench_gpu.py" "$PY" benchmarks/bench_gpu.py \
+  --compile-budget 40 \
   --json "$OUT/bench_gpu.json" --md "$OUT/bench_gpu.md"
 
 step "training epochs (benchmarks/gpu_train_epoch.py)"
 if [ "$CUDA" = 1 ] && [ -f .gpudata/camvid_train.tar ]; then
-  limited 80 "gpu_train_epoch.py" "$PY" benchmarks/gpu_train_epoch.py \
-    --tar .gpudata/camvid_train.tar --epochs 2 --plain-steps 30 \
+  SEGNET_BENCH_PAGE=$OUT/pages/gpu_train.md limited 80 "gpu_train_epoch.py" "$PY" \
+    benchmarks/gpu_train_epoch.py --tar .gpudata/camvid_train.tar --epochs 2 --plain-steps 30 \
     --json "$OUT/train_epoch.json" --md "$OUT/train_epoch.md"
 else
   [ "$CUDA" = 1 ] && echo "no .gpudata/camvid_train.tar: tiny smoke run on generated-size data" \

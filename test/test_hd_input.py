@@ -93,7 +93,9 @@ def test_a_fixed_best_effort_reader_gets_no_hd_frame_from_a_stock_camera(start, 
     # Why 'auto' exists: the former default reads nothing of a 1080p frame here.
     node = start({'model_path': models['a'], 'device': 'cpu',
                   'input_reliability': 'best_effort'})
-    report = camera(node, '1920x1080', frames=3)
-    small = camera(node, '480x360', frames=3)
-    # best-effort promises nothing: a first sample right after matching may be lost
-    assert report['answered'] == 0 and small['answered'] >= 2, (report, small)
+    report = camera(node, '1920x1080', frames=6)
+    small = camera(node, '480x360', frames=6)
+    # Best effort promises nothing either way: a first small sample right after matching may
+    # be lost, and now and then one 1080p frame gets through whole (1 of 12 once in
+    # benchmarks/bench_hd_input.py, 1 of 3 in one CI run); all the rest are lost.
+    assert report['answered'] <= 1 and small['answered'] >= 5, (report, small)
