@@ -106,5 +106,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from page import run  # benchmarks/page.py: the table as a doc page, when asked
-    sys.exit(run(main))
+    import page  # benchmarks/page.py: the table as a doc page, when asked
+    sys.exit(page.run(main))

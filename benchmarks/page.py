@@ -35,6 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class _Tee(io.TextIOBase):
+    """Write to several streams."""
+
     def __init__(self, *streams):
         self.streams = streams
 

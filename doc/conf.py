@@ -20,10 +20,11 @@ copyright = '2026, segnet_ros contributors'
 extensions = ['myst_parser', 'sphinx.ext.autodoc', 'sphinx.ext.napoleon']
 source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 myst_heading_anchors = 3
-exclude_patterns = ['_build', 'generated/README.md']
+exclude_patterns = ['_build', 'generated/*']  # pulled into node.md and launch.md by include
 # Offline and reproducible: no intersphinx inventories from docs.ros.org.
-rosdoc2_settings = {'enable_intersphinx': False, 'enable_breathe': False,
-                    'enable_exhale': False}
+rosdoc2_settings = {'enable_intersphinx': False,
+                    'automatically_extend_intersphinx_mapping': False,
+                    'enable_breathe': False, 'enable_exhale': False}
 intersphinx_mapping = {}
 autodoc_member_order = 'bysource'
 autodoc_typehints = 'none'

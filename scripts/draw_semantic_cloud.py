@@ -38,11 +38,12 @@ from segnet_ros.paths import default_model_path  # noqa: E402
 
 Info = collections.namedtuple('Info', 'k width height')
 # (class, x0, x1, y0, y1, z0, z1) boxes in the camera frame (x right, y down, z forward), m.
-BOXES = [('Building', -12.0, -6.0, -12.0, 1.5, 8.0, 40.0), ('Building', 7.0, 14.0, -12.0, 1.5,
-                                                              10.0, 40.0),
-         ('Pole', -4.2, -4.0, -4.0, 1.5, 9.0, 9.2), ('Car', 1.0, 2.8, 0.0, 1.5, 11.0, 15.5),
-         ('Pedestrian', -3.4, -2.9, -0.3, 1.5, 7.0, 7.4), ('Tree', 4.5, 6.5, -5.0, 1.5, 20.0,
-                                                            22.0)]
+BOXES = [('Building', -12.0, -6.0, -12.0, 1.5, 8.0, 40.0),
+         ('Building', 7.0, 14.0, -12.0, 1.5, 10.0, 40.0),
+         ('Pole', -4.2, -4.0, -4.0, 1.5, 9.0, 9.2),
+         ('Car', 1.0, 2.8, 0.0, 1.5, 11.0, 15.5),
+         ('Pedestrian', -3.4, -2.9, -0.3, 1.5, 7.0, 7.4),
+         ('Tree', 4.5, 6.5, -5.0, 1.5, 20.0, 22.0)]
 CAMERA_HEIGHT = 1.5
 
 

@@ -227,24 +227,26 @@ class Segmenter:
     Run a SegNet model file on RGB images.
 
     Arguments of the constructor:
-        model_path: a ``.safetensors`` model file written by training.
-        device: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
-        precision: ``auto`` (fp16 on CUDA; bf16 on CPUs with native bf16, else fp32),
-            ``fp32``, ``fp16``, ``bf16``.
-        input_size: (height, width) the network sees; None uses the model's training size.
-        mc_samples: Monte Carlo dropout samples for Bayesian models (0 = deterministic).
-        warn: callable for warnings (falls back to the logging module).
-        backend: ``auto`` (PyTorch, the faster here), ``torch`` or ``onnxruntime`` (CPU,
-            fp32, deterministic models).
-        upsample: when the network runs below the image size, ``mask`` (default) takes the
-            argmax at network resolution and resizes the mask by nearest neighbour (fast; on
-            CamVid val the same mIoU within 0.2); ``logits`` resizes the class scores
-            bilinearly before the argmax (about the cost of the forward pass again).
-        flip: test-time flip: average the class scores of the frame and of its mirror image
-            (twice the forward cost; deterministic models only, Monte Carlo sampling already
-            averages).
+
+    - ``model_path``: a ``.safetensors`` model file written by training.
+    - ``device``: ``auto`` (CUDA when available, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+    - ``precision``: ``auto`` (fp16 on CUDA; bf16 on CPUs with native bf16, else fp32),
+      ``fp32``, ``fp16``, ``bf16``.
+    - ``input_size``: (height, width) the network sees; None uses the model's training size.
+    - ``mc_samples``: Monte Carlo dropout samples for Bayesian models (0 = deterministic).
+    - ``warn``: callable for warnings (falls back to the logging module).
+    - ``backend``: ``auto`` (PyTorch, the faster here), ``torch`` or ``onnxruntime`` (CPU,
+      fp32, deterministic models).
+    - ``upsample``: when the network runs below the image size, ``mask`` (default) takes the
+      argmax at network resolution and resizes the mask by nearest neighbour (fast; on
+      CamVid val the same mIoU within 0.2); ``logits`` resizes the class scores
+      bilinearly before the argmax (about the cost of the forward pass again).
+    - ``flip``: test-time flip: average the class scores of the frame and of its mirror image
+      (twice the forward cost; deterministic models only, Monte Carlo sampling already
+      averages).
 
     For example::
+
         >>> seg = Segmenter('models/segnet_camvid_light.safetensors', device='auto')
         >>> res = seg.segment(rgb, outputs=('mask', 'overlay'), alpha=0.5)
         >>> res.mask.shape == rgb.shape[:2]
