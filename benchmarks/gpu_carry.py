@@ -288,14 +288,23 @@ def _jpeg(path):
     return buf.getvalue()
 
 
-def build_dataset(camvid, out_dir, split='train', workers=2):
-    """Write ``out_dir/camvid_<split>.tar``: JPEG images, label PNGs, class weights."""
+def build_dataset(camvid, out_dir, split='train', workers=2, splits=None, name=None):
+    """
+    Write ``out_dir/camvid_<split>.tar``: JPEG images, label PNGs, class weights.
+
+    ``splits`` puts several in one tar (``name``: its file name), e.g. train and val for
+    gpu_train.sh's camvid_trainval.tar.
+    """
     os.makedirs(out_dir, exist_ok=True)
-    img_dir, lbl_dir = os.path.join(camvid, split), os.path.join(camvid, f'{split}annot')
-    names = sorted(n for n in os.listdir(img_dir) if n.endswith('.png'))
-    dest = os.path.join(out_dir, f'camvid_{split}.tar')
+    splits = splits or [split]
+    dest = os.path.join(out_dir, name or f'camvid_{split}.tar')
+    files = []  # (split, file name)
+    for sp in splits:
+        files += [(sp, n) for n in sorted(os.listdir(os.path.join(camvid, sp)))
+                  if n.endswith('.png')]
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        jpegs = list(pool.map(_jpeg, [os.path.join(img_dir, n) for n in names], chunksize=16))
+        jpegs = list(pool.map(_jpeg, [os.path.join(camvid, sp, n) for sp, n in files],
+                              chunksize=16))
 
     def add(tar, arcname, data):
         info = tarfile.TarInfo(arcname)
@@ -303,15 +312,15 @@ def build_dataset(camvid, out_dir, split='train', workers=2):
         tar.addfile(info, io.BytesIO(data))
 
     with tarfile.open(dest, 'w') as tar:
-        for n, data in zip(names, jpegs):
-            add(tar, f'{split}/{os.path.splitext(n)[0]}.jpg', data)
-            with open(os.path.join(lbl_dir, n), 'rb') as f:
-                add(tar, f'{split}annot/{n}', f.read())
+        for (sp, n), data in zip(files, jpegs):
+            add(tar, f'{sp}/{os.path.splitext(n)[0]}.jpg', data)
+            with open(os.path.join(camvid, f'{sp}annot', n), 'rb') as f:
+                add(tar, f'{sp}annot/{n}', f.read())
         weights = os.path.join(camvid, 'class_weights.json')
         if os.path.isfile(weights):
             with open(weights, 'rb') as f:
                 add(tar, 'class_weights.json', f.read())
-    return dest, len(names)
+    return dest, len(files)
 
 
 def main(argv=None):
@@ -340,9 +349,10 @@ def main(argv=None):
         size = sum(os.path.getsize(f) for f in files)
         print(f'{args.wheel_dir}: {len(files)} wheels, {size / 2 ** 20:.1f} MiB')
     if args.step in ('data', 'all'):
-        dest, n = build_dataset(args.camvid, os.path.join(ROOT, '.gpudata'),
-                                workers=args.workers)
-        print(f'{dest}: {n} image/label pairs, {os.path.getsize(dest) / 2 ** 20:.1f} MiB')
+        for kw in ({}, {'splits': ['train', 'val'], 'name': 'camvid_trainval.tar'}):
+            dest, n = build_dataset(args.camvid, os.path.join(ROOT, '.gpudata'),
+                                    workers=args.workers, **kw)
+            print(f'{dest}: {n} image/label pairs, {os.path.getsize(dest) / 2 ** 20:.1f} MiB')
     return 0
 
 

@@ -19,10 +19,9 @@
 #      a real out-of-memory error, memory released on close, the node on CUDA over DDS
 #   3. benchmarks/bench_gpu.py: forward eager / CUDA graph / torch.compile, memory,
 #      Segmenter stages and end to end, the node over DDS at rising rates
-#   4. benchmarks/gpu_train_epoch.py: epochs of the paper's SegNet with segnet_train on
-#      .gpudata/camvid_train.tar, and a plain AMP / channels_last loop for comparison
+# Training is benchmarks/gpu_train.sh, run first in the same window (doc/gpu.md).
 # Each step has its own time limit, and all together stay within GPU_CHECK_BUDGET seconds
-# (default 230). Logs, JSON and Markdown go to ${OUT:-out/gpu}; the summary is printed last.
+# (default 180). Logs, JSON and Markdown go to ${OUT:-out/gpu}; the summary is printed last.
 # Without CUDA every step says "no CUDA device" and training runs a tiny CPU smoke epoch.
 #
 #   OUT=/tmp/gpuout PYTHON=.venv/bin/python bash benchmarks/gpu_check.sh
@@ -31,7 +30,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 OUT=${OUT:-out/gpu}
 SITE=${SITE:-/tmp/segnet_gpu_site}
-BUDGET=${GPU_CHECK_BUDGET:-230}
+BUDGET=${GPU_CHECK_BUDGET:-180}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT/cuda_checks.jsonl"
@@ -120,25 +119,8 @@ SEGNET_BENCH_PAGE=$OUT/pages/gpu.md limited 110 "bench_gpu.py" "$PY" benchmarks/
   --compile-budget 40 \
   --json "$OUT/bench_gpu.json" --md "$OUT/bench_gpu.md"
 
-step "training epochs (benchmarks/gpu_train_epoch.py)"
-if [ "$CUDA" = 1 ] && [ -f .gpudata/camvid_train.tar ]; then
-  SEGNET_BENCH_PAGE=$OUT/pages/gpu_train.md limited 80 "gpu_train_epoch.py" "$PY" \
-    benchmarks/gpu_train_epoch.py --tar .gpudata/camvid_train.tar --epochs 2 --plain-steps 30 \
-    --json "$OUT/train_epoch.json" --md "$OUT/train_epoch.md"
-else
-  [ "$CUDA" = 1 ] && echo "no .gpudata/camvid_train.tar: tiny smoke run on generated-size data" \
-    || echo "no CUDA device: a tiny CPU smoke run of the same code instead of the epoch"
-  if [ -f .gpudata/camvid_train.tar ]; then
-    limited 90 "gpu_train_epoch.py (smoke)" "$PY" benchmarks/gpu_train_epoch.py \
-      --tar .gpudata/camvid_train.tar --limit 2 --set 'input_size=[24,32]' \
-      --set width=0.125 --set batch_size=2 --set workers=0 --epochs 1 --plain-steps 1 \
-      --json "$OUT/train_epoch.json" --md "$OUT/train_epoch.md"
-  else
-    echo "no .gpudata/camvid_train.tar: training left out"
-  fi
-fi
+# Training is gpu_train.sh's, the command before this one (README "GPU").
 
-step "summary"
 "$PY" - "$OUT" "$(elapsed)" "${failed[*]:-}" > "$OUT/summary.md" <<'EOF'
 import json
 import os

@@ -97,8 +97,20 @@ def default_info(architecture, num_classes, **kw):
     return ModelInfo(**fields)
 
 
-def save_model_file(path, model, info):
-    """Write ``model``'s weights and ``info`` to ``path`` atomically (write, then rename)."""
+# What a model file's tensors may be stored as: floating weights in one of these (fp16 files
+# are half the size, for GPUs and carried files; they load into fp32), counters as integers.
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def save_model_file(path, model, info, dtype=None):
+    """
+    Write ``model``'s weights and ``info`` to ``path`` atomically (write, then rename).
+
+    ``dtype`` (torch.float16 or torch.bfloat16) stores the floating tensors in it; integer
+    tensors (BatchNorm counters) stay as they are.
+    """
+    if dtype is not None and dtype not in FLOAT_DTYPES:
+        raise ModelFileError(f'{path}: weights cannot be stored as {dtype}')
     if not isinstance(info, ModelInfo):
         raise TypeError(f'info must be a ModelInfo (see default_info), got {type(info).__name__}')
     values = info.to_dict()
@@ -119,6 +131,8 @@ def save_model_file(path, model, info):
     header['format'] = FORMAT
     header['format_version'] = FORMAT_VERSION
     tensors = {k: v.detach().to('cpu').contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     tmp = f'{path}.tmp{os.getpid()}'
     save_file(tensors, tmp, metadata=header)
     os.chmod(tmp, 0o644)  # a model file is data to share, not a private temporary
@@ -153,6 +167,15 @@ def load_model_file(path, device='cpu'):
                 f'{path}: tensor {k} has shape {tuple(tensors[k].shape)} but a '
                 f'{info.architecture} with {info.num_classes} classes and width {info.width} '
                 f'needs {tuple(v.shape)}')
+        got = tensors[k].dtype
+        if v.is_floating_point() and got not in FLOAT_DTYPES or \
+                not v.is_floating_point() and (got.is_floating_point or got == torch.bool):
+            want = 'float32, float16 or bfloat16' if v.is_floating_point() else 'an integer'
+            stored = str(got).replace('torch.', '')
+            raise ModelFileError(f'{path}: tensor {k} is stored as {stored}, a '
+                                 f'{info.architecture} needs {want}')
+        # fp16 / bf16 files load into the fp32 network; the Segmenter picks its precision.
+        tensors[k] = tensors[k].to(v.dtype)
     model.load_state_dict(tensors)
     return model.to(device).eval(), info
 

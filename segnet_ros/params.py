@@ -53,7 +53,8 @@ class Spec:
 
 # Defaults for model_path resolve at start-up.
 PARAMETERS = {
-    'model_path': Spec('', 'SegNet model file (.safetensors); empty = the bundled CamVid model'),
+    'model_path': Spec('', 'SegNet model file (.safetensors); empty = the bundled CamVid model '
+                       'for the device (on CUDA the CUDA SegNet where one is bundled)'),
     'device': Spec('auto', "'auto' (CUDA if available, else CPU), 'cpu', 'cuda' or 'cuda:N'"),
     'precision': Spec('auto', "'auto' (fp16 on CUDA; bf16 on CPUs with native bf16 "
                       "(avx512_bf16/amx_bf16), else fp32), 'fp32', 'fp16' or 'bf16'"),

@@ -18,6 +18,8 @@ import os
 
 PACKAGE = 'segnet_ros'
 DEFAULT_MODEL = 'segnet_camvid_light.safetensors'
+# The CUDA SegNet (benchmarks/gpu_train.sh trains it), the default on CUDA once bundled.
+CUDA_MODEL = 'segnet_camvid_cuda.safetensors'
 _SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -42,8 +44,18 @@ def share_path(*parts):
     return os.path.join(share_dir(), *parts)
 
 
-def default_model_path():
-    """Return the bundled default model file."""
+def default_model_path(device_type=None):
+    """
+    Return the bundled default model file for a device type ('cpu', 'cuda', None: the CPU's).
+
+    On CUDA that is the CUDA SegNet where one is bundled, else (and on the CPU) the light
+    model; both have the same 11 classes, so class parameters read before the device is
+    known stay right.
+    """
+    if device_type == 'cuda':
+        cuda = share_path('models', CUDA_MODEL)
+        if os.path.isfile(cuda):
+            return cuda
     return share_path('models', DEFAULT_MODEL)
 
 

@@ -205,6 +205,12 @@ def bad_model_files(directory, good):
     files['other architecture'] = os.path.join(d, 'other_arch.safetensors')
     save_file(tensors, files['other architecture'],
               metadata={**meta, 'architecture': json.dumps('segnet_basic')})
+    first = next(k for k in tensors if tensors[k].is_floating_point())
+    files['wrong dtype'] = os.path.join(d, 'float64.safetensors')
+    save_file({**tensors, first: tensors[first].double()}, files['wrong dtype'], metadata=meta)
+    files['wrong shape'] = os.path.join(d, 'shape.safetensors')
+    save_file({**tensors, first: tensors[first][:1].contiguous()}, files['wrong shape'],
+              metadata=meta)
     files['truncated'] = os.path.join(d, 'truncated.safetensors')
     with open(good, 'rb') as src, open(files['truncated'], 'wb') as dst:
         dst.write(src.read(os.path.getsize(good) // 2))

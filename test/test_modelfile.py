@@ -397,3 +397,46 @@ def test_safetensors_header_length_starting_with_pickle_byte_still_loads(tmp_pat
         pytest.fail('could not produce a header length with low byte 0x80')
     loaded, info = load_model_file(str(path))
     assert info.metrics['pad'] == 'x' * pad
+
+
+def test_fp16_files_are_a_format_the_network_loads(tmp_path):
+    import torch
+    from safetensors import safe_open
+    model = build_model('segnet', K, width=0.125).eval()
+    info = make_info()
+    full, half = tmp_path / 'full.safetensors', tmp_path / 'half.safetensors'
+    save_model_file(full, model, info)
+    save_model_file(half, model, info, dtype=torch.float16)
+    with safe_open(str(half), framework='pt') as f:
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {'torch.float16',
+                                                                  'torch.int64'}
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    a, _ = load_model_file(full)
+    b, _ = load_model_file(half)
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert vb.dtype == va.dtype, k  # loaded into the fp32 network
+        torch.testing.assert_close(vb, va.half().to(va.dtype), rtol=0, atol=0)
+    with pytest.raises(ModelFileError, match='cannot be stored as'):
+        save_model_file(tmp_path / 'x.safetensors', model, info, dtype=torch.int8)
+
+
+def test_a_tensor_of_the_wrong_dtype_is_one_line_naming_file_and_tensor(tmp_path):
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    good = tmp_path / 'good.safetensors'
+    save_model_file(good, build_model('segnet', K, width=0.125), make_info())
+    with safe_open(str(good), framework='pt') as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    weight = next(k for k in tensors if tensors[k].is_floating_point())
+    counter = next(k for k in tensors if not tensors[k].is_floating_point())
+    for name, key, bad, said in (('f64', weight, tensors[weight].double(), 'float64'),
+                                 ('i8', weight, tensors[weight].to(torch.int8), 'int8'),
+                                 ('ctr', counter, tensors[counter].float(), 'float32')):
+        path = tmp_path / f'{name}.safetensors'
+        save_file({**tensors, key: bad}, str(path), metadata=meta)
+        with pytest.raises(ModelFileError) as e:
+            load_model_file(path)
+        text = str(e.value)
+        assert str(path) in text and key in text and f'stored as {said}' in text, text
+        assert '\n' not in text

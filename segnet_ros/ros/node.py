@@ -45,6 +45,7 @@ from .process import run_node
 from .. import conversions
 from .. import dds
 from .. import modelfile
+from ..inference import resolve_device
 from ..inference import SegmenterError
 from ..params import check_parameter
 from ..params import input_transport
@@ -151,7 +152,9 @@ class SegnetMixin:
 
     @staticmethod
     def _model_path(params):
-        return os.path.realpath(os.path.expanduser(params['model_path'] or default_model_path()))
+        # An empty model_path is the bundled model for the device: a device change swaps it.
+        path = params['model_path'] or default_model_path(resolve_device(params['device']).type)
+        return os.path.realpath(os.path.expanduser(path))
 
     def _load(self, params):
         self.get_logger().info(f'loading {self._model_path(params)} (device '

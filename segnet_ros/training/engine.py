@@ -71,7 +71,7 @@ def train_one_epoch(model, loader, optimizer, scheduler, scaler, device, epoch, 
     # bf16 autocast on CPUs with native bf16 (AVX512-BF16 / AMX) halves the step time; the
     # weights and the loss stay fp32.
     cpu_bf16 = device.type == 'cpu' and cfg.get('cpu_bf16', False)
-    channels_last = device.type == 'cpu' and cfg.get('channels_last', False)
+    channels_last = cfg.get('channels_last', False)
     total_loss, seen, data_wait = 0.0, 0, 0.0
     start = last = time.perf_counter()
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg['epochs']}", unit='batch',

@@ -46,7 +46,7 @@ def set_input_size(info, input_size):
     info.input_size = [int(input_size[0]), int(input_size[1])]
 
 
-def checkpoint_to_model_file(ckpt, out, input_size=None):
+def checkpoint_to_model_file(ckpt, out, input_size=None, dtype=None):
     """Write the weights of a ``last.ckpt`` to a self-describing model file."""
     state = modelfile.load_state(ckpt)
     cfg = state['config']
@@ -63,11 +63,11 @@ def checkpoint_to_model_file(ckpt, out, input_size=None):
         mean=list(cfg['mean']), std=list(cfg['std']),
         metrics={'note': f"checkpoint at epoch {state['epoch']}"})
     set_input_size(info, input_size)
-    modelfile.save_model_file(out, model, info)
+    modelfile.save_model_file(out, model, info, dtype)
 
 
 def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
-                      device='cpu', input_size=None):
+                      device='cpu', input_size=None, dtype=None):
     """Write a copy of a model file whose BatchNorm statistics are recomputed on ``split``."""
     from . import engine
     from .datasets import SegmentationDataset
@@ -81,7 +81,7 @@ def recompute_bn_file(model_path, data_root, out, split='train', batch_size=8,
     engine.recompute_bn(model, loader, torch.device(device))
     info.bn_statistics = f'recomputed on {split} ({len(ds)} images)'
     set_input_size(info, input_size)  # after the statistics, taken at the trained size
-    modelfile.save_model_file(out, model, info)
+    modelfile.save_model_file(out, model, info, dtype)
 
 
 def is_model_file(path):
@@ -93,11 +93,11 @@ def is_model_file(path):
     return True
 
 
-def copy_model_file(src, out, input_size=None):
-    """Write a copy of model file ``src``, optionally with another network input size."""
+def copy_model_file(src, out, input_size=None, dtype=None):
+    """Write a copy of model file ``src``, optionally with another input size or dtype."""
     model, info = modelfile.load_model_file(src)
     set_input_size(info, input_size)
-    modelfile.save_model_file(out, model, info)
+    modelfile.save_model_file(out, model, info, dtype)
 
 
 def get_args_parser():
@@ -107,7 +107,8 @@ def get_args_parser():
     p.add_argument('--model-file', help='write a .safetensors model file (from a checkpoint)')
     p.add_argument('--onnx', help='write an ONNX file (from a model file)')
     p.add_argument('--opset', type=int, default=ONNX_OPSET)
-    p.add_argument('--fp16', action='store_true', help='export fp16 weights (for GPUs)')
+    p.add_argument('--fp16', action='store_true', help='fp16 weights in the model file and the '
+                   'ONNX file (for GPUs: half the size; the node loads either)')
     p.add_argument('--input-size', type=parse_frame_size, metavar='WxH',
                    help='with --model-file: the network input size written into it (the size '
                    'the node resizes frames to); default: the size it was trained at')
@@ -129,15 +130,17 @@ def main(argv=None):
     try:
         src = args.source
         size = args.input_size[::-1] if args.input_size else None  # (height, width)
+        dtype = torch.float16 if args.fp16 else None
         if args.model_file and args.recompute_bn:
-            recompute_bn_file(src, args.recompute_bn, args.model_file, input_size=size)
+            recompute_bn_file(src, args.recompute_bn, args.model_file, input_size=size,
+                              dtype=dtype)
             print(f'wrote {args.model_file}')
             src = args.model_file
         elif args.model_file:
             if is_model_file(src):
-                copy_model_file(src, args.model_file, size)
+                copy_model_file(src, args.model_file, size, dtype)
             else:
-                checkpoint_to_model_file(src, args.model_file, size)
+                checkpoint_to_model_file(src, args.model_file, size, dtype)
             print(f'wrote {args.model_file}')
             src = args.model_file
         if args.onnx:

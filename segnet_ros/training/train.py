@@ -66,6 +66,9 @@ DEFAULTS = {
     'brightness': None, 'gamma': [1.0, 1.0],
     'amp': True, 'cpu_bf16': False, 'channels_last': False, 'seed': 0, 'val_every': 1,
     'boundary_f1': True, 'progress': True,
+    # Each epoch, also write the weights as an fp16 model file (snapshot_fp16.safetensors):
+    # a run cut short by a time limit still leaves a model the node loads (GPU windows).
+    'snapshot_fp16': False,
 }
 CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cosine'),
            'class_weighting': ('median_frequency', 'median_frequency_sqrt', 'none'),
@@ -73,6 +76,9 @@ CHOICES = {'optimizer': ('sgd', 'adamw'), 'scheduler': ('constant', 'poly', 'cos
            'decay_exempt': ('bias_and_bn_shift', 'all_1d', 'none'),
            'weight_init': ('msra', 'pytorch'), 'lrn': ('raw', 'normalised'),
            'select_on': ('miou', 'global_acc', 'class_acc')}
+
+
+SCORES = ('global_acc', 'class_acc', 'miou', 'bf')
 
 
 class ConfigError(ValueError):
@@ -296,7 +302,7 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
                               f"{cfg['architecture']} x{cfg['width']} with {k}")
         model.load_state_dict(start.state_dict())
         cfg['init'] = os.path.abspath(init)
-    if cfg['channels_last'] and device.type == 'cpu':
+    if cfg['channels_last']:  # the CPU and CUDA (with fp16 autocast: tensor cores) alike
         model = model.to(memory_format=torch.channels_last)
     if world > 1:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model) \
@@ -345,7 +351,10 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
         ignore_index=classes['ignore_index'], input_size=list(cfg['input_size']),
         mean=list(cfg['mean']), std=list(cfg['std']))
     info.training = {key: cfg[key] for key in ('optimizer', 'lr', 'epochs', 'batch_size', 'crop',
-                                               'scale', 'class_weighting', 'input_size')}
+                                               'scale', 'class_weighting', 'input_size',
+                                               'train_val')}
+    if cfg.get('init'):
+        info.training['init'] = cfg['init']  # a warm start: the file it went on from
     bn_batches = bn_loader(cfg, train_set) if cfg['recompute_bn'] else None
     for epoch in range(start_epoch, cfg['epochs']):
         # The epoch alone fixes shuffling and augmentation, so a resumed run repeats them.
@@ -393,6 +402,12 @@ def train(cfg, data_root, out_dir, resume=None, stop_after=None, init=None):
             _log(f"epoch {epoch + 1}: loss {stats['loss']:.4f}, "
                  f"{stats['images_per_s']:.1f} img/s")
         history.append(row)
+        if rank == 0 and cfg['snapshot_fp16']:
+            modelfile.save_model_file(os.path.join(out_dir, 'snapshot_fp16.safetensors'), net,
+                                      dataclasses.replace(info, metrics={
+                                          'epoch': row['epoch'], 'snapshot': True,
+                                          **{k: round(row[k], 4) for k in SCORES if k in row}}),
+                                      dtype=torch.float16)
         if rank == 0:
             modelfile.save_state(ckpt_path, {
                 'model': net.state_dict(), 'optimizer': optimizer.state_dict(),
