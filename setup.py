@@ -4,6 +4,8 @@ import os
 
 from setuptools import find_packages
 from setuptools import setup
+# After setuptools, which provides distutils on Python 3.12+.
+from distutils.command.build_scripts import build_scripts  # noqa: I100,I201
 
 package_name = 'segnet_ros'
 # Installed as share/segnet_ros/<folder>/... (scripts/register_ament.py mirrors this for .venv).
@@ -28,8 +30,30 @@ def tree(folder):
     return sorted(entries.items())
 
 
+class BuildScripts(build_scripts):
+    """
+    Give the executables the interpreter that builds them, as colcon's ROS packages have.
+
+    Newer setuptools writes ``#!python`` and leaves the rewrite to pip, but ``setup.py
+    install`` (colcon) rewrites nothing, and ``#!python`` does not run. ``self.executable`` is
+    this interpreter, or ``python`` when building a wheel (pip then rewrites it).
+    """
+
+    def run(self):
+        super().run()
+        for script in self.scripts or ():
+            path = os.path.join(self.build_dir, os.path.basename(script))
+            with open(path) as f:
+                lines = f.readlines()
+            if lines and (lines[0] == '#!python\n' or lines[0].startswith('#!python ')):
+                lines[0] = '#!' + self.executable + lines[0][len('#!python'):]
+                with open(path, 'w') as f:
+                    f.writelines(lines)
+
+
 setup(
     name=package_name,
+    cmdclass={'build_scripts': BuildScripts},
     version='0.1.0',
     packages=find_packages(exclude=['test', 'test.*']),
     data_files=[
@@ -44,12 +68,8 @@ setup(
     maintainer_email='maintainers@segnet-ros.invalid',
     description='SegNet semantic segmentation node, training and rosbag evaluation for ROS 2',
     license='Apache-2.0',
-    entry_points={
-        'console_scripts': [
-            # Through segnet_ros.ros.entry: the signal handlers go in before torch is imported.
-            f'{name} = segnet_ros.ros.entry:{name}' for name in (
-                'segnet_node', 'segnet_lifecycle_node', 'segnet_cloud_node', 'segnet_train',
-                'segnet_eval', 'segnet_export', 'segnet_demo', 'segnet_bag')
-        ],
-    },
+    # Executables (lib/segnet_ros/ under colcon, .venv/bin/ in the venv): tiny scripts that
+    # install the signal handlers before importing anything (bin/*; segnet_ros.ros.entry).
+    scripts=[os.path.join('bin', name) for name in sorted(os.listdir(
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bin')))],
 )

@@ -40,8 +40,9 @@ from segnet_ros.ros import launch_support as ls
 
 # The node reads this topic and the replay publishes on it; nothing else uses it.
 REPLAY_TOPIC = '/segnet_replay/image_raw'
-# segnet_bag's exit code after Ctrl-C, with its report and bag closed: a clean stop.
-INTERRUPTED = 130
+# segnet_bag's exit code after Ctrl-C, with its report and bag closed: a clean stop, which
+# launch would log as an ERROR ('process has died') under its default of 130.
+INTERRUPTED = 0
 
 ARGUMENTS = (
     ('bag', None, 'rosbag2 folder (or .db3 / .mcap file) to replay; default: the bundled '
@@ -87,13 +88,13 @@ def _actions(context):
              *(['--label-topic', arg['bag_label_topic']] if arg['bag_label_topic'] else []),
              '--publish-topic', REPLAY_TOPIC,
              '--mask-topic', '/segnet/class_mask', '--rate', arg['rate'],
-             '--out', arg['out'], '--model', model],
+             '--out', arg['out'], '--model', model,
+             '--interrupted-exit-code', str(INTERRUPTED)],
         name='segnet_replay', output='screen')
 
     def replay_done(event, _context):
-        if event.returncode in (0, INTERRUPTED):
-            why = 'replay finished' if event.returncode == 0 else 'replay interrupted'
-            return [EmitEvent(event=Shutdown(reason=why))]
+        if event.returncode == INTERRUPTED:  # finished, or stopped by Ctrl-C
+            return [EmitEvent(event=Shutdown(reason='replay ended'))]
 
         def fail(_ctx):
             raise RuntimeError(f'the replay exited with code {event.returncode}; see its '

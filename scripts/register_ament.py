@@ -22,7 +22,6 @@ into the source tree, so that ``get_package_share_directory('segnet_ros')``, ``r
 (scripts/setup.sh does); it is idempotent.
 """
 
-import importlib.metadata
 import os
 import sys
 
@@ -53,8 +52,7 @@ def main(prefix=sys.prefix):
         link(os.path.join(ROOT, name), os.path.join(share, name))
     lib = os.path.join(prefix, 'lib', PACKAGE)
     os.makedirs(lib, exist_ok=True)
-    scripts = [ep.name for ep in importlib.metadata.distribution(PACKAGE).entry_points
-               if ep.group == 'console_scripts']
+    scripts = sorted(os.listdir(os.path.join(ROOT, 'bin')))  # as setup.py installs them
     for name in scripts:
         exe = os.path.join(prefix, 'bin', name)
         if not os.path.isfile(exe):

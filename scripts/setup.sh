@@ -40,12 +40,12 @@ quiet() {  # run pip quietly; its own exit status decides (pipefail), not grep's
 }
 # Reinstall when the requirements or setup.py (entry points) change.
 stamp=$venv/.segnet_ros_requirements
-if [ ! -f "$stamp" ] || ! cat requirements.txt "$reqs" setup.py | cmp -s - "$stamp"; then
+if [ ! -f "$stamp" ] || ! cat requirements.txt "$reqs" setup.py bin/* | cmp -s - "$stamp"; then
   quiet "$venv/bin/python" -m pip install -q --upgrade pip
   quiet "$venv/bin/python" -m pip install -q -r "$reqs"
   quiet "$venv/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
   "$venv/bin/python" -c "import torch, rclpy, sensor_msgs.msg, safetensors, rosbags, segnet_ros"
-  cat requirements.txt "$reqs" setup.py > "$stamp"
+  cat requirements.txt "$reqs" setup.py bin/* > "$stamp"
 fi
 "$venv/bin/python" scripts/register_ament.py >/dev/null
 if [ "$tests" = 1 ]; then

@@ -55,7 +55,7 @@ def assert_quiet_exit(node, code):
 # ---- Ctrl-C at any moment -----------------------------------------------------------------
 
 def test_a_signal_during_the_imports_is_one_line_and_exit_0(start, models):
-    # The console scripts' entry (segnet_ros.ros.entry) installs the handler first; the
+    # The executables' entry (segnet_ros.ros.entry) installs the handler first; the
     # signal lands while torch is still being imported, long before the ready line.
     node = start({'model_path': models['a']})
     time.sleep(0.3)
@@ -104,6 +104,34 @@ def test_ctrl_c_while_a_camera_streams_at_30_hz_is_quiet(start, models, driver):
             t.join(5)
         assert_quiet_exit(node, code)
         assert 'shut down, worker stopped, model released' in node.output()
+
+
+@pytest.mark.parametrize('moment,flag,code', [
+    ('waiting', [], 130),                                   # from a shell
+    ('waiting', ['--interrupted-exit-code', '0'], 0),       # as replay_eval.launch.py runs it
+    ('importing', ['--interrupted-exit-code=0'], 0)])
+def test_ctrl_c_during_a_replay_closes_it_with_the_code_asked_for(tmp_path, driver, moment,
+                                                                  flag, code):
+    import os
+    from segnet_ros import paths
+    topic = f'/replay_int_{os.getpid()}_{moment}_{code}'
+    proc = subprocess.Popen(
+        [sys.executable, '-m', 'segnet_ros.ros.entry', 'segnet_bag', 'replay',
+         paths.share_path('data', 'camvid_val_sample'), '--publish-topic', topic,
+         '--mask-topic', f'{topic}_mask', '--out', str(tmp_path / 'out'), *flag],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if moment == 'waiting':  # its publisher is up: it waits for a node, imports long done
+        deadline = time.monotonic() + 60
+        while driver.node.count_publishers(topic) == 0:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    else:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == code, out
+    assert 'Traceback' not in out, out
+    assert 'segnet_bag: interrupted' in out, out
 
 
 def test_sigterm_during_a_model_swap_ends_within_launchs_5_s(start, models, driver):
@@ -196,14 +224,21 @@ def test_the_cpu_fallback_warning_is_said_once_per_process(start, models, driver
     assert len(warnings) == 1, node.output()
 
 
-def test_every_console_script_goes_through_the_guarded_entry():
+def test_every_executable_goes_through_the_guarded_entry():
     import ast
     import os
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    names = sorted(os.listdir(os.path.join(root, 'bin')))
+    assert names == sorted(SCRIPTS)
+    for name in names:
+        # Plain scripts (setup.py scripts=): the standard library, the entry, run(<own name>).
+        tree = ast.parse(open(os.path.join(root, 'bin', name)).read())
+        body = [n for n in tree.body if not isinstance(n, ast.Expr) or
+                not isinstance(n.value, ast.Constant)]
+        assert [ast.dump(n) for n in body] == [ast.dump(n) for n in ast.parse(
+            f"import sys\nfrom segnet_ros.ros.entry import run\nsys.exit(run('{name}'))").body]
     with open(os.path.join(root, 'setup.py')) as f:
-        text = f.read()
-    names = re.findall(r"'(segnet_\w+)'", text[text.index('console_scripts'):])
-    assert sorted(names) == sorted(SCRIPTS)
+        assert 'console_scripts' not in f.read()
     # The entry module imports nothing heavy before the handlers are in place.
     code = ('import sys; import segnet_ros.ros.entry; '
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('torch', 'numpy', 'rclpy')]; "

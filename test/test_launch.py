@@ -316,3 +316,109 @@ def test_replay_eval_on_its_default_bag_writes_a_report(tmp_path):
     assert (out / 'report.md').is_file()
     with open(out / 'metrics.json') as f:
         assert json.load(f)['outputs_received'] > 0
+
+
+def test_cloud_true_starts_the_cloud_node_wired_to_the_segnet_node(driver_factory):
+    def peer():
+        d = driver_factory()
+        deadline = time.monotonic() + 120
+        while d.node.count_publishers('/segnet_cloud/points') == 0 or \
+                d.node.count_subscribers('/segnet/class_mask') == 0:
+            assert time.monotonic() < deadline, 'no /segnet_cloud/points'
+            time.sleep(0.1)
+        want = {'/segnet/class_mask', '/segnet/confidence', '/segnet/class_info',
+                '/segnet/camera_info', '/depth/image', '/depth/info'}
+        subs = {}
+        while not want <= set(subs):
+            assert time.monotonic() < deadline, subs
+            try:
+                subs = dict(d.node.get_subscriber_names_and_types_by_node('segnet_cloud', '/'))
+            except Exception:  # noqa: B902 - not in the graph yet (rclpy's NodeNameNonExistent)
+                pass
+            time.sleep(0.1)
+    assert run_launch('segnet.launch.py', {'cloud': 'true', 'depth': '/depth/image',
+                                           'depth_camera_info': '/depth/info'}, peer) == 0
+
+
+def _ros2_launch(*args, log):
+    """Start ``ros2 launch`` in its own process group, as a terminal does; return it."""
+    pytest.importorskip('ros2launch', reason='launch_ros not importable: ros2launch missing')
+    import signal
+    import subprocess
+    import sys
+    return subprocess.Popen(
+        [sys.executable, '-c', 'import sys; from ros2cli.cli import main; sys.exit(main())',
+         'launch', 'segnet_ros', *args], stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _ctrl_c(proc, log_path, when, after=0.0):
+    """Wait for ``when(log text)`` and ``after`` s, then SIGINT the group (Ctrl-C); rc, log."""
+    import signal
+    deadline = time.monotonic() + 120
+    while not when(open(log_path).read()):
+        assert proc.poll() is None and time.monotonic() < deadline, open(log_path).read()
+        time.sleep(0.01)
+    time.sleep(after)
+    os.killpg(proc.pid, signal.SIGINT)
+    code = proc.wait(timeout=60)
+    return code, open(log_path).read()
+
+
+def _stream(driver, image_topic, mask_topic, hz=30.0, shape=(360, 480)):
+    """Publish frames at ``hz`` in a thread until the returned event is set."""
+    import threading
+
+    import numpy as np
+    from segnet_ros import conversions
+    from sensor_msgs.msg import Image
+
+    driver.record(mask_topic)
+    pub = driver.publisher(Image, image_topic)
+    msg = conversions.numpy_to_imgmsg(np.zeros((*shape, 3), np.uint8), 'rgb8', Image)
+    stop = threading.Event()
+    stop.answered = lambda: bool(driver.received[mask_topic])
+
+    def publish():
+        while not stop.wait(1.0 / hz):
+            pub.publish(msg)
+    threading.Thread(target=publish, daemon=True).start()
+    return stop
+
+
+@pytest.mark.parametrize('moment', ['importing', 'loading', 'streaming'])
+def test_ctrl_c_under_ros2_launch_at_any_moment_exits_0_quietly(tmp_path, moment,
+                                                                driver_factory):
+    log_path = tmp_path / 'launch.log'
+    with open(log_path, 'w') as log:
+        proc = _ros2_launch('segnet.launch.py', 'device:=cpu', log=log)
+        stop = None
+        if moment == 'streaming':  # a camera at 30 Hz, 480x360; Ctrl-C once masks come back
+            stop = _stream(driver_factory(), '/camera/image_raw', '/segnet/class_mask')
+        when = {'importing': lambda t: 'segnet_node-1' in t and 'process started' in t,
+                'loading': lambda t: 'loading ' in t,
+                'streaming': lambda t: stop.answered()}[moment]
+        # 'importing': 0.15 s after the start, inside torch's import. Before that is the
+        # interpreter's own start (~80 ms here), where no Python program has a handler yet.
+        try:
+            code, text = _ctrl_c(proc, log_path, when,
+                                 after=0.15 if moment == 'importing' else 0)
+        finally:
+            if stop:
+                stop.set()
+    assert code == 0, text
+    assert 'Traceback' not in text and 'process has died' not in text, text
+    assert '[ERROR]' not in text, text
+    if moment == 'importing':  # the signal landed before the ready line
+        assert 'interrupted during start-up (importing)' in text and 'ready:' not in text, text
+
+
+def test_ctrl_c_during_replay_eval_ends_the_launch_with_0(tmp_path):
+    log_path = tmp_path / 'launch.log'
+    out = tmp_path / 'report'
+    with open(log_path, 'w') as log:
+        proc = _ros2_launch('replay_eval.launch.py', f'out:={out}', 'rate:=0.2', log=log)
+        code, text = _ctrl_c(proc, log_path, lambda t: 'segnet_replay' in t and 'ready:' in t)
+    assert code == 0, text
+    assert 'Caught exception' not in text and 'Traceback' not in text, text
+    assert '[ERROR]' not in text and 'process has died' not in text, text

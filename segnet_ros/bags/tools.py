@@ -518,6 +518,10 @@ def get_args_parser():
     r.add_argument('--record-bag', help="new bag with the node's masks")
     r.add_argument('--storage', choices=sorted(io.STORAGES), default='sqlite3')
     r.add_argument('--out', default='out/replay', help='report folder')
+    r.add_argument('--interrupted-exit-code', type=int, default=130, metavar='N',
+                   help='exit code after Ctrl-C, report and bag closed (default 130, as '
+                   'shells expect; replay_eval.launch.py passes 0: launch calls any other '
+                   'code an ERROR)')
     return p
 
 
@@ -556,7 +560,7 @@ def _run(args):
     except KeyboardInterrupt:
         print('segnet_bag: interrupted (the output bag was closed and is readable)',
               file=sys.stderr)
-        return 130
+        return getattr(args, 'interrupted_exit_code', 130)
     return 0
 
 

@@ -13,13 +13,14 @@
 # limitations under the License.
 
 """
-The console scripts' entry points: the signal handlers first, the heavy imports after.
+How every executable starts: the signal handlers first, the heavy imports after.
 
-A console script imports its module before ``main()`` runs, and ``segnet_node``'s module
-pulls in torch and rclpy (1-3 s). A Ctrl-C in that time used to end in a KeyboardInterrupt
-traceback from the import machinery and a process killed by the signal. Here nothing but
-``signal`` and ``sys`` is imported before the handlers are in place; a signal during the
-imports is one line and a clean exit. Only the standard library may be imported at the
+``segnet_node``'s module pulls in torch and rclpy (1-3 s). A Ctrl-C in that time used to
+end in a KeyboardInterrupt traceback from the import machinery and a process killed by the
+signal. The executables are plain scripts (``bin/``) that import only this module and call
+``run``: nothing but the standard library comes before the handlers (a setuptools
+console-script wrapper would import ``importlib.metadata`` and look the package up first, a
+window measured under ``ros2 launch``). Only the standard library may be imported at the
 top of this module. ``python -m segnet_ros.ros.entry <script> [args]`` runs a script the
 same way (the tests and the launch files start the nodes so).
 """
@@ -75,15 +76,31 @@ def guard_signals():
     signal.signal(signal.SIGTERM, handler)
 
 
+def _interrupted_code(default, argv):
+    """Return ``--interrupted-exit-code N`` from argv (segnet_bag replay has it), else default."""
+    for i, arg in enumerate(argv):
+        value = arg.partition('=')[2] if arg.startswith('--interrupted-exit-code=') else (
+            argv[i + 1] if arg == '--interrupted-exit-code' and i + 1 < len(argv) else None)
+        if value is not None:
+            try:
+                return int(value)
+            except ValueError:
+                return default  # the tool's own parser says what is wrong with it
+    return default
+
+
 def run(script, argv=None):
-    """Run console script ``script`` with the handlers installed before its imports."""
+    """Run executable ``script`` with the handlers installed before its imports."""
     module, function, interrupted_code = SCRIPTS[script]
+    if interrupted_code:
+        interrupted_code = _interrupted_code(
+            interrupted_code, sys.argv[1:] if argv is None else list(argv))
     guard_signals()
     imported = False
     try:
         main = getattr(importlib.import_module(module), function)
         imported = True
-        if interrupted_code:
+        if SCRIPTS[script][2]:
             # The tools: Ctrl-C as Python's default from here on (they catch it themselves).
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -92,46 +109,6 @@ def run(script, argv=None):
         when = 'during start-up (importing)' if not imported else 'before it could start'
         print(f'{script}: interrupted {when}, exiting', file=sys.stderr)
         return interrupted_code
-
-
-def segnet_node():
-    """``segnet_node``."""
-    return run('segnet_node')
-
-
-def segnet_lifecycle_node():
-    """``segnet_lifecycle_node``."""
-    return run('segnet_lifecycle_node')
-
-
-def segnet_cloud_node():
-    """``segnet_cloud_node``."""
-    return run('segnet_cloud_node')
-
-
-def segnet_bag():
-    """``segnet_bag``."""
-    return run('segnet_bag')
-
-
-def segnet_demo():
-    """``segnet_demo``."""
-    return run('segnet_demo')
-
-
-def segnet_train():
-    """``segnet_train``."""
-    return run('segnet_train')
-
-
-def segnet_eval():
-    """``segnet_eval``."""
-    return run('segnet_eval')
-
-
-def segnet_export():
-    """``segnet_export``."""
-    return run('segnet_export')
 
 
 if __name__ == '__main__':

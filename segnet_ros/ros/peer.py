@@ -33,6 +33,7 @@ from rcl_interfaces.msg import Parameter as ParameterMsg
 from rcl_interfaces.srv import GetParameters
 from rcl_interfaces.srv import SetParameters
 import rclpy
+from rclpy.executors import ExternalShutdownException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy
@@ -62,7 +63,7 @@ class NodeProcess:
         self.name = name or f'segnet_p{os.getpid()}_{next(_names)}'
         self.image_topic = image_topic or f'/{self.name}_cam/image'
         # entry: what follows the Python executable, e.g. ['-m', 'pkg.mod'] or [script path]
-        # As the console scripts start them: signal handlers before the heavy imports.
+        # As the executables start them: signal handlers before the heavy imports.
         entry = entry or ['-m', 'segnet_ros.ros.entry',
                           'segnet_lifecycle_node' if lifecycle else 'segnet_node']
         args = [sys.executable, *entry, '--ros-args',
@@ -145,8 +146,14 @@ class Peer:
         self.cond = threading.Condition()
         self.received = {}       # topic -> [(receive time, msg), ...]
         self.diagnostics = []
-        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
+
+    def _spin(self):
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass  # Ctrl-C shut rclpy down; the owner sees it (rclpy.ok(), its own interrupt)
 
     def close(self):
         """Stop spinning and destroy the node."""
