@@ -108,8 +108,7 @@ def test_ctrl_c_while_a_camera_streams_at_30_hz_is_quiet(start, models, driver):
 
 @pytest.mark.parametrize('moment,flag,code', [
     ('waiting', [], 130),                                   # from a shell
-    ('waiting', ['--interrupted-exit-code', '0'], 0),       # as replay_eval.launch.py runs it
-    ('importing', ['--interrupted-exit-code=0'], 0)])
+    ('waiting', ['--interrupted-exit-code', '0'], 0)])      # as replay_eval.launch.py runs it
 def test_ctrl_c_during_a_replay_closes_it_with_the_code_asked_for(tmp_path, driver, moment,
                                                                   flag, code):
     import os
@@ -120,18 +119,33 @@ def test_ctrl_c_during_a_replay_closes_it_with_the_code_asked_for(tmp_path, driv
          paths.share_path('data', 'camvid_val_sample'), '--publish-topic', topic,
          '--mask-topic', f'{topic}_mask', '--out', str(tmp_path / 'out'), *flag],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if moment == 'waiting':  # its publisher is up: it waits for a node, imports long done
-        deadline = time.monotonic() + 60
-        while driver.node.count_publishers(topic) == 0:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-    else:
-        time.sleep(0.2)
+    deadline = time.monotonic() + 60  # its publisher is up: it waits for a node
+    while driver.node.count_publishers(topic) == 0:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     out = proc.communicate(timeout=30)[0]
     assert proc.returncode == code, out
     assert 'Traceback' not in out, out
-    assert 'segnet_bag: interrupted' in out, out
+    assert 'segnet_bag: interrupted (the output bag was closed' in out, out
+
+
+def test_a_signal_anywhere_in_the_imports_is_the_exit_code_asked_for_never_a_crash(tmp_path):
+    # A KeyboardInterrupt inside torch's C++ initialisation once ended 1 try in 8-18 in an
+    # abort (-6) or a death by SIGINT (-2) after the clean-up; now the process just exits.
+    for i, delay in enumerate((0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4)):
+        proc = subprocess.Popen(
+            [sys.executable, '-m', 'segnet_ros.ros.entry', 'segnet_bag', 'replay', 'no-bag',
+             '--out', str(tmp_path / 'out'), f'--interrupted-exit-code={0 if i % 2 else 7}'],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT if i % 3 else signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+        if 'interrupted during start-up (importing)' not in out:
+            break  # the imports were over; the tool's own handling is tested above
+        assert proc.returncode == (0 if i % 2 else 7), (delay, proc.returncode, out)
+        assert 'Traceback' not in out, out
+    assert i >= 4, f'imports over after {delay} s: the sweep proves little'
 
 
 def test_sigterm_during_a_model_swap_ends_within_launchs_5_s(start, models, driver):
@@ -246,4 +260,4 @@ def test_every_executable_goes_through_the_guarded_entry():
     subprocess.run([sys.executable, '-c', code], check=True, cwd=root)
     tree = ast.parse(open(os.path.join(root, 'segnet_ros', 'ros', 'entry.py')).read())
     imported = {a.name for n in tree.body if isinstance(n, ast.Import) for a in n.names}
-    assert imported <= {'importlib', 'signal', 'sys'}, imported
+    assert imported <= {'importlib', 'os', 'signal', 'sys'}, imported
