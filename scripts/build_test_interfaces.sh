@@ -29,11 +29,18 @@ for tool in cmake cc c++; do
 done
 [ -x "$venv/bin/python" ] || { echo "build_test_interfaces.sh: no $venv; run scripts/setup.sh --distro $distro first" >&2; exit 1; }
 py=$repo/$venv/bin/python
+# Kilted split ament_cmake_ros_core out of ament_cmake_ros; Jazzy's generators use the whole
+# ament_cmake_ros (which finds gmock, gtest and pytest) and python_cmake_module.
+case "$distro" in
+  kilted) extra=(ament-cmake-ros-core) ;;
+  jazzy) extra=(ament-cmake-ros ament-cmake-gmock ament-cmake-gtest ament-cmake-pytest
+                python-cmake-module) ;;
+esac
 "$py" -m pip install -q "ros-$distro-ament-cmake" "ros-$distro-ament-package" \
-  "ros-$distro-ament-cmake-include-directories" "ros-$distro-ament-cmake-ros-core" \
+  "ros-$distro-ament-cmake-include-directories" "${extra[@]/#/ros-$distro-}" \
   "ros-$distro-rosidl-core-generators" \
   "ros-$distro-rosidl-default-generators" \
-  2>&1 | { grep -v '^WARNING: Location' || true; }
+  2>&1 | { grep -v '^WARNING: Location' >&2 || true; }  # pip's errors reach setup.sh's caller
 
 out=$repo/build/test_interfaces/$distro
 rm -rf "$out"
